@@ -1,0 +1,62 @@
+/**
+ * BHS decode and encode rates. Reference in the same run: the floor of touching a BHS at all, reading its twelve
+ * 32-bit words through a DataView.
+ */
+import { decodeParts } from '../../src/pdu/decode.js';
+import { encodePdu } from '../../src/pdu/encode.js';
+import { throwViolation } from '../../src/pdu/report.js';
+import type { DataInPdu, ScsiCommandPdu } from '../../src/pdu/types.js';
+import { measure, report } from '../harness.js';
+
+const dataIn: DataInPdu = {
+  kind: 'data-in',
+  final: true,
+  acknowledge: false,
+  residualOverflow: false,
+  residualUnderflow: false,
+  statusPresent: true,
+  status: 0,
+  lun: 1n << 48n,
+  initiatorTaskTag: 0x1234,
+  targetTransferTag: 0xffffffff,
+  statSN: 10,
+  expCmdSN: 11,
+  maxCmdSN: 42,
+  dataSN: 3,
+  bufferOffset: 24576,
+  residualCount: 0,
+  ahs: [],
+  data: new Uint8Array(8192),
+};
+const command: ScsiCommandPdu = {
+  kind: 'scsi-command',
+  immediate: false,
+  final: true,
+  read: true,
+  write: false,
+  attributes: 1,
+  lun: 1n << 48n,
+  initiatorTaskTag: 0x1234,
+  expectedDataTransferLength: 4096,
+  cmdSN: 77,
+  expStatSN: 12,
+  cdb: Uint8Array.from([0x28, 0, 0, 0, 0x10, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]),
+  ahs: [],
+  data: new Uint8Array(0),
+};
+
+const header = encodePdu(dataIn)[0]!;
+const data = dataIn.data;
+const view = new DataView(header.buffer, header.byteOffset, 48);
+
+const rows = [
+  measure('floor: read 12 BHS words (DataView)', () => {
+    let x = 0;
+    for (let i = 0; i < 48; i += 4) x ^= view.getUint32(i);
+    return x;
+  }),
+  measure('decode Data-In BHS', () => decodeParts(header, data, throwViolation)),
+  measure('encode SCSI Command (READ 10)', () => encodePdu(command)),
+  measure('encode Data-In + 8 KiB data (no copy)', () => encodePdu(dataIn)),
+];
+report('BHS decode/encode, PDUs per second on one core', rows, 'floor: read 12 BHS words (DataView)');

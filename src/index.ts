@@ -1,0 +1,43 @@
+/**
+ * iscsi-ts: a pure-TypeScript userspace iSCSI protocol stack (RFC 7143).
+ *
+ * This is the one public entry point; everything documented is exported from here.
+ * @packageDocumentation
+ */
+
+export * from './errors.js';
+export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
+export { AhsType } from './pdu/ahs.js';
+export { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, RESERVED_TAG } from './pdu/bhs.js';
+export {
+  crc32c,
+  crc32cBackend,
+  crc32cIov,
+  crc32cNative,
+  crc32cPure,
+  readDigest,
+  writeDigest,
+} from './pdu/crc32c.js';
+export type { DecodeOptions, LenientDecodeResult } from './pdu/decode.js';
+export { decodePdu, decodePduLenient, pduWireLength } from './pdu/decode.js';
+export type { EncodeOptions } from './pdu/encode.js';
+export { encodePdu, encodePduBytes } from './pdu/encode.js';
+export type { FramedPdu, FramerOptions, LenientFramedPdu } from './pdu/framer.js';
+export { DEFAULT_MAX_DATA_SEGMENT_LENGTH, Framer } from './pdu/framer.js';
+export type { IsidFields } from './pdu/isid.js';
+export { formatIsid, IsidType, isidFields, makeIsid } from './pdu/isid.js';
+export type { LunAddress } from './pdu/lun.js';
+export { decodeLun, formatLun, lunFromNumber, lunToNumber, wellKnownLun } from './pdu/lun.js';
+export type { OpcodeValue, Sender } from './pdu/opcodes.js';
+export { isOpcode, Opcode, opcodeNames, senderOf } from './pdu/opcodes.js';
+export {
+  serialAdd,
+  serialDiff,
+  serialGt,
+  serialGte,
+  serialInWindow,
+  serialLt,
+  serialLte,
+} from './pdu/serial.js';
+export type * from './pdu/types.js';
+export { TaskAttribute } from './pdu/types.js';
