@@ -54,8 +54,7 @@ export function report(title: string, rows: readonly Measurement[], reference?: 
   const ref = rows.find((r) => r.name === reference);
   console.log(`\n## ${title}`);
   for (const r of rows) {
-    const rate =
-      r.bytesPerSec === undefined ? `${fmt(r.opsPerSec)} ops/s` : `${(r.bytesPerSec / 1e9).toFixed(3)} GB/s`;
+    const rate = r.bytesPerSec === undefined ? `${fmt(r.opsPerSec)} ops/s` : `${(r.bytesPerSec / 1e9).toFixed(3)} GB/s`;
     const ratio = ref && ref !== r ? `  ${(r.opsPerSec / ref.opsPerSec).toFixed(2)}x ${ref.name}` : '';
     console.log(`${r.name.padEnd(44)} ${rate.padStart(16)}${ratio}`);
   }

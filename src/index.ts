@@ -41,3 +41,31 @@ export {
 } from './pdu/serial.js';
 export type * from './pdu/types.js';
 export { TaskAttribute } from './pdu/types.js';
+export type { CapturePacket, CaptureWarning, TcpEndpoint } from './pdu/capture-types.js';
+export { LinkType, TcpFlag } from './pdu/capture-types.js';
+export type { PcapWriterOptions, TraceDirection } from './pdu/pcap-write.js';
+export { PcapWriter } from './pdu/pcap-write.js';
+export type { ReadCaptureOptions } from './pdu/pcap-read.js';
+export { iterateCapture, readCapture } from './pdu/pcap-read.js';
+export type {
+  ReassembleOptions,
+  StreamData,
+  StreamGap,
+  StreamItem,
+  TcpConversation,
+  TcpDirection,
+} from './pdu/tcp-reassembly.js';
+export { reassemble } from './pdu/tcp-reassembly.js';
+export type { DecodeCaptureOptions, DecodedCapture, TracedPdu, TraceProblem } from './pdu/trace-decode.js';
+export { decodeCapture } from './pdu/trace-decode.js';
+export type { LenientTextResult, TextOptions, TextPair, TextReassemblerOptions } from './pdu/text.js';
+export {
+  decodeText,
+  decodeTextLenient,
+  encodeText,
+  isSecretKey,
+  isValidKeyName,
+  redactTextPair,
+  splitText,
+  TextReassembler,
+} from './pdu/text.js';

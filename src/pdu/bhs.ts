@@ -52,42 +52,181 @@ const F = [1, 0x80] as const;
 // Byte 0 bit 7 is reserved in every PDU; bit 6 is the I bit for NOP-Out, SCSI Command, TMF Request,
 // Text Request and Logout Request, fixed to 1 for Login Request (§11.12), and reserved otherwise.
 const spec: Readonly<Record<OpcodeValue, BitSpec>> = {
-  [Opcode.NopOut]: { reserved: [[1, 0x7f]], reservedBytes: [[2, 3], [32, 47]], fixed: [F] },
+  [Opcode.NopOut]: {
+    reserved: [[1, 0x7f]],
+    reservedBytes: [
+      [2, 3],
+      [32, 47],
+    ],
+    fixed: [F],
+  },
   [Opcode.ScsiCommand]: { reserved: [[1, 0x18]], reservedBytes: [[2, 3]], fixed: [] },
-  [Opcode.TaskManagementRequest]: { reserved: [], reservedBytes: [[2, 3], [40, 47]], fixed: [F] },
-  [Opcode.LoginRequest]: { reserved: [[1, 0x30]], reservedBytes: [[22, 23], [32, 47]], fixed: [[0, 0x40]] },
-  [Opcode.TextRequest]: { reserved: [[1, 0x3f]], reservedBytes: [[2, 3], [32, 47]], fixed: [] },
-  [Opcode.DataOut]: {
-    reserved: [[0, 0x40], [1, 0x7f]],
-    reservedBytes: [[2, 3], [24, 27], [32, 35], [44, 47]],
+  [Opcode.TaskManagementRequest]: {
+    reserved: [],
+    reservedBytes: [
+      [2, 3],
+      [40, 47],
+    ],
+    fixed: [F],
+  },
+  [Opcode.LoginRequest]: {
+    reserved: [[1, 0x30]],
+    reservedBytes: [
+      [22, 23],
+      [32, 47],
+    ],
+    fixed: [[0, 0x40]],
+  },
+  [Opcode.TextRequest]: {
+    reserved: [[1, 0x3f]],
+    reservedBytes: [
+      [2, 3],
+      [32, 47],
+    ],
     fixed: [],
   },
-  [Opcode.LogoutRequest]: { reserved: [], reservedBytes: [[2, 3], [8, 15], [22, 23], [32, 47]], fixed: [F] },
-  [Opcode.Snack]: { reserved: [[0, 0x40], [1, 0x70]], reservedBytes: [[2, 3], [24, 27], [32, 39]], fixed: [F] },
-  [Opcode.NopIn]: { reserved: [[0, 0x40], [1, 0x7f]], reservedBytes: [[2, 3], [36, 47]], fixed: [F] },
-  [Opcode.ScsiResponse]: { reserved: [[0, 0x40], [1, 0x61]], reservedBytes: [[8, 15]], fixed: [F] },
+  [Opcode.DataOut]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [2, 3],
+      [24, 27],
+      [32, 35],
+      [44, 47],
+    ],
+    fixed: [],
+  },
+  [Opcode.LogoutRequest]: {
+    reserved: [],
+    reservedBytes: [
+      [2, 3],
+      [8, 15],
+      [22, 23],
+      [32, 47],
+    ],
+    fixed: [F],
+  },
+  [Opcode.Snack]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x70],
+    ],
+    reservedBytes: [
+      [2, 3],
+      [24, 27],
+      [32, 39],
+    ],
+    fixed: [F],
+  },
+  [Opcode.NopIn]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [2, 3],
+      [36, 47],
+    ],
+    fixed: [F],
+  },
+  [Opcode.ScsiResponse]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x61],
+    ],
+    reservedBytes: [[8, 15]],
+    fixed: [F],
+  },
   [Opcode.TaskManagementResponse]: {
-    reserved: [[0, 0x40], [1, 0x7f]],
-    reservedBytes: [[3, 3], [8, 15], [20, 23], [36, 47]],
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [3, 3],
+      [8, 15],
+      [20, 23],
+      [36, 47],
+    ],
     fixed: [F],
   },
-  [Opcode.LoginResponse]: { reserved: [[0, 0x40], [1, 0x30]], reservedBytes: [[20, 23], [38, 47]], fixed: [] },
-  [Opcode.TextResponse]: { reserved: [[0, 0x40], [1, 0x3f]], reservedBytes: [[2, 3], [36, 47]], fixed: [] },
-  [Opcode.DataIn]: { reserved: [[0, 0x40], [1, 0x38]], reservedBytes: [[2, 2]], fixed: [] },
+  [Opcode.LoginResponse]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x30],
+    ],
+    reservedBytes: [
+      [20, 23],
+      [38, 47],
+    ],
+    fixed: [],
+  },
+  [Opcode.TextResponse]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x3f],
+    ],
+    reservedBytes: [
+      [2, 3],
+      [36, 47],
+    ],
+    fixed: [],
+  },
+  [Opcode.DataIn]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x38],
+    ],
+    reservedBytes: [[2, 2]],
+    fixed: [],
+  },
   [Opcode.LogoutResponse]: {
-    reserved: [[0, 0x40], [1, 0x7f]],
-    reservedBytes: [[3, 3], [8, 15], [20, 23], [36, 39], [44, 47]],
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [3, 3],
+      [8, 15],
+      [20, 23],
+      [36, 39],
+      [44, 47],
+    ],
     fixed: [F],
   },
-  [Opcode.R2t]: { reserved: [[0, 0x40], [1, 0x7f]], reservedBytes: [[2, 3]], fixed: [F] },
+  [Opcode.R2t]: {
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [[2, 3]],
+    fixed: [F],
+  },
   [Opcode.AsyncMessage]: {
-    reserved: [[0, 0x40], [1, 0x7f]],
-    reservedBytes: [[2, 3], [20, 23], [44, 47]],
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [2, 3],
+      [20, 23],
+      [44, 47],
+    ],
     fixed: [F],
   },
   [Opcode.Reject]: {
-    reserved: [[0, 0x40], [1, 0x7f]],
-    reservedBytes: [[3, 3], [8, 15], [20, 23], [40, 47]],
+    reserved: [
+      [0, 0x40],
+      [1, 0x7f],
+    ],
+    reservedBytes: [
+      [3, 3],
+      [8, 15],
+      [20, 23],
+      [40, 47],
+    ],
     fixed: [F],
   },
 };

@@ -25,7 +25,13 @@ export interface IsidFields {
 export function isidFields(isid: number): IsidFields {
   const hi = Math.floor(isid / 0x100000000);
   const lo = isid >>> 0;
-  return { t: (hi >> 14) & 3, a: (hi >> 8) & 0x3f, b: ((hi & 0xff) << 8) | (lo >>> 24), c: (lo >>> 16) & 0xff, d: lo & 0xffff };
+  return {
+    t: (hi >> 14) & 3,
+    a: (hi >> 8) & 0x3f,
+    b: ((hi & 0xff) << 8) | (lo >>> 24),
+    c: (lo >>> 16) & 0xff,
+    d: lo & 0xffff,
+  };
 }
 
 /** Joins ISID fields into the 48-bit value. */

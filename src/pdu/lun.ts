@@ -57,7 +57,8 @@ export function decodeLun(lun: bigint): LunAddress {
       const length = (b0 >> 4) & 0x3;
       const extendedMethod = b0 & 0xf;
       if (length === 0 && extendedMethod === 1) return { method: 'well-known', lun: b1 };
-      if (length === 1 && extendedMethod === 2) return { method: 'extended-flat', lun: Number((lun >> 32n) & 0xffffffn) };
+      if (length === 1 && extendedMethod === 2)
+        return { method: 'extended-flat', lun: Number((lun >> 32n) & 0xffffffn) };
       return { method: 'extended', length, extendedMethod, raw: lun };
     }
   }

@@ -142,7 +142,12 @@ export const pduArbitraries: { [K in PduKind]: fc.Arbitrary<Extract<Pdu, { kind:
       bidiReadResidualUnderflow: p.bidiReadResidualUnderflow && !p.bidiReadResidualOverflow,
       residualUnderflow: p.residualUnderflow && !p.residualOverflow,
     })),
-  'task-management-response': fc.record({ kind: fc.constant('task-management-response'), response: u8, ...seq, ...none }),
+  'task-management-response': fc.record({
+    kind: fc.constant('task-management-response'),
+    response: u8,
+    ...seq,
+    ...none,
+  }),
   'login-response': fc
     .record({
       kind: fc.constant('login-response'),

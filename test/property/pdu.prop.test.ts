@@ -51,7 +51,7 @@ describe('lenient decoding keeps every bit', () => {
       fc.property(fc.uint8Array({ minLength: 48, maxLength: 48 }), anyPdu, (random, pdu) => {
         const bhs = new Uint8Array(random);
         const valid = encodePduBytes({ ...pdu, ahs: [], data: new Uint8Array(0) });
-        bhs[0] = (bhs[0]! & 0xc0) | valid[0]! & 0x3f;
+        bhs[0] = (bhs[0]! & 0xc0) | (valid[0]! & 0x3f);
         bhs.fill(0, 4, 8); // no AHS, no data: the rest of the BHS is arbitrary
         const { pdu: decoded, violations } = decodePduLenient(bhs);
         expect(decoded).toBeDefined();
@@ -97,11 +97,17 @@ describe('malformed input gives typed errors only', () => {
 
   it('bit flips in valid PDUs, with and without digests', () => {
     fc.assert(
-      fc.property(anyPdu, fc.nat(), fc.integer({ min: 0, max: 7 }), fc.constantFrom(...digestModes), (pdu, at, bit, d) => {
-        const bytes = encodePduBytes(pdu, d);
-        bytes[at % bytes.length]! ^= 1 << bit;
-        check(bytes, d);
-      }),
+      fc.property(
+        anyPdu,
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        fc.constantFrom(...digestModes),
+        (pdu, at, bit, d) => {
+          const bytes = encodePduBytes(pdu, d);
+          bytes[at % bytes.length]! ^= 1 << bit;
+          check(bytes, d);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
