@@ -38,6 +38,11 @@ export function decodeFields(
         data,
       };
     case Opcode.ScsiCommand:
+      // §11.3.1: only a write carries immediate data or announces unsolicited Data-Out (F=0).
+      if (!(b1 & 0x20)) {
+        if (data.length > 0) field('immediate data without the W bit', 5, data.length);
+        if (!(b1 & 0x80)) field('F bit clear (unsolicited data follows) without the W bit', 1, b1);
+      }
       return {
         kind: 'scsi-command',
         immediate: (h[0]! & 0x40) !== 0,
@@ -180,6 +185,7 @@ export function decodeFields(
         data,
       };
     case Opcode.Snack:
+      noData();
       return {
         kind: 'snack',
         type: b1 & 0x0f,

@@ -294,7 +294,7 @@ describe('strict and lenient rules', () => {
     expect(() => decodePdu(buildBhs({ opcode: 0x24, byte1: 0xc0 }))).toThrowError(/F and C/);
   });
 
-  it('TMF, Logout and R2T must not carry data', () => {
+  it('TMF, Logout, SNACK and R2T must not carry data (their figures have no data segment)', () => {
     const bytes = withData(buildBhs({ opcode: 0x31, byte1: 0x80, dataSegmentLength: 4 }), new Uint8Array(4));
     expect(() => decodePdu(bytes)).toThrowError(/DataSegmentLength must be 0/);
   });
@@ -350,5 +350,15 @@ describe('strict and lenient rules', () => {
     const result = decodePduLenient(bytes);
     expect(result.pdu).toBeUndefined();
     expect(result.violations.at(-1)?.code).toBe(ErrorCode.PduAhs);
+  });
+});
+
+describe('SCSI Command flags (§11.3.1)', () => {
+  it('immediate data and F=0 need the W bit', () => {
+    const data = withData(buildBhs({ opcode: 0x01, byte1: 0xc0, dataSegmentLength: 4 }), new Uint8Array(4));
+    expect(() => decodePdu(data)).toThrowError(/immediate data without the W bit/);
+    expect(() => decodePdu(buildBhs({ opcode: 0x01, byte1: 0x40 }))).toThrowError(/F bit clear/);
+    const write = withData(buildBhs({ opcode: 0x01, byte1: 0x20, dataSegmentLength: 4 }), new Uint8Array(4));
+    expect(decodePdu(write)).toMatchObject({ final: false, write: true });
   });
 });
