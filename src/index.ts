@@ -9,12 +9,16 @@ export * from './errors.js';
 export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
 export { AhsType } from './pdu/ahs.js';
 export { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, RESERVED_TAG } from './pdu/bhs.js';
+export type { CapturePacket, CaptureWarning, TcpEndpoint } from './pdu/capture-types.js';
+export { LinkType, TcpFlag } from './pdu/capture-types.js';
+export type { Crc32cFunction } from './pdu/crc32c.js';
 export {
   crc32c,
   crc32cBackend,
   crc32cIov,
   crc32cNative,
   crc32cPure,
+  NATIVE_MIN_BYTES,
   readDigest,
   writeDigest,
 } from './pdu/crc32c.js';
@@ -30,6 +34,10 @@ export type { LunAddress } from './pdu/lun.js';
 export { decodeLun, formatLun, lunFromNumber, lunToNumber, wellKnownLun } from './pdu/lun.js';
 export type { OpcodeValue, Sender } from './pdu/opcodes.js';
 export { isOpcode, Opcode, opcodeNames, senderOf } from './pdu/opcodes.js';
+export type { ReadCaptureOptions } from './pdu/pcap-read.js';
+export { iterateCapture, readCapture } from './pdu/pcap-read.js';
+export type { PcapWriterOptions, TraceDirection } from './pdu/pcap-write.js';
+export { PcapWriter } from './pdu/pcap-write.js';
 export {
   serialAdd,
   serialDiff,
@@ -39,14 +47,6 @@ export {
   serialLt,
   serialLte,
 } from './pdu/serial.js';
-export type * from './pdu/types.js';
-export { TaskAttribute } from './pdu/types.js';
-export type { CapturePacket, CaptureWarning, TcpEndpoint } from './pdu/capture-types.js';
-export { LinkType, TcpFlag } from './pdu/capture-types.js';
-export type { PcapWriterOptions, TraceDirection } from './pdu/pcap-write.js';
-export { PcapWriter } from './pdu/pcap-write.js';
-export type { ReadCaptureOptions } from './pdu/pcap-read.js';
-export { iterateCapture, readCapture } from './pdu/pcap-read.js';
 export type {
   ReassembleOptions,
   StreamData,
@@ -56,10 +56,10 @@ export type {
   TcpDirection,
 } from './pdu/tcp-reassembly.js';
 export { reassemble } from './pdu/tcp-reassembly.js';
-export type { DecodeCaptureOptions, DecodedCapture, TracedPdu, TraceProblem } from './pdu/trace-decode.js';
-export { decodeCapture } from './pdu/trace-decode.js';
 export type { LenientTextResult, TextOptions, TextPair, TextReassemblerOptions } from './pdu/text.js';
 export {
+  CHAP_BINARY_MAX_BYTES,
+  DEFAULT_REPEATABLE_KEYS,
   decodeText,
   decodeTextLenient,
   encodeText,
@@ -67,5 +67,28 @@ export {
   isValidKeyName,
   redactTextPair,
   splitText,
+  TEXT_KEY_MAX_BYTES,
+  TEXT_REASSEMBLY_MAX_BYTES,
+  TEXT_VALUE_MAX_BYTES,
   TextReassembler,
 } from './pdu/text.js';
+export type { BinaryEncoding, NumberRange, NumericRange, ReservedValueString } from './pdu/text-values.js';
+export {
+  binaryByteLength,
+  formatBinary,
+  formatBoolean,
+  formatList,
+  formatNumber,
+  isReservedValue,
+  parseBigNumber,
+  parseBinary,
+  parseBoolean,
+  parseList,
+  parseNumber,
+  parseNumericRange,
+  ReservedValue,
+} from './pdu/text-values.js';
+export type { DecodeCaptureOptions, DecodedCapture, TracedPdu, TraceProblem } from './pdu/trace-decode.js';
+export { decodeCapture } from './pdu/trace-decode.js';
+export type * from './pdu/types.js';
+export { TaskAttribute } from './pdu/types.js';

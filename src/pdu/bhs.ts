@@ -37,199 +37,39 @@ export const kindOpcode: Readonly<Record<PduKind, OpcodeValue>> = {
   reject: Opcode.Reject,
 };
 
-/** [byte offset, bit mask] pairs. A mask of 0xff over a range is written as [first, last]. */
-interface BitSpec {
-  /** Bits that are reserved: sent as 0. */
-  readonly reserved: readonly (readonly [number, number])[];
-  /** Whole reserved byte ranges, inclusive. */
-  readonly reservedBytes: readonly (readonly [number, number])[];
-  /** Bits fixed to 1. */
-  readonly fixed: readonly (readonly [number, number])[];
-}
-
-const F = [1, 0x80] as const;
-
-// Byte 0 bit 7 is reserved in every PDU; bit 6 is the I bit for NOP-Out, SCSI Command, TMF Request,
-// Text Request and Logout Request, fixed to 1 for Login Request (§11.12), and reserved otherwise.
-const spec: Readonly<Record<OpcodeValue, BitSpec>> = {
-  [Opcode.NopOut]: {
-    reserved: [[1, 0x7f]],
-    reservedBytes: [
-      [2, 3],
-      [32, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.ScsiCommand]: { reserved: [[1, 0x18]], reservedBytes: [[2, 3]], fixed: [] },
-  [Opcode.TaskManagementRequest]: {
-    reserved: [],
-    reservedBytes: [
-      [2, 3],
-      [40, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.LoginRequest]: {
-    reserved: [[1, 0x30]],
-    reservedBytes: [
-      [22, 23],
-      [32, 47],
-    ],
-    fixed: [[0, 0x40]],
-  },
-  [Opcode.TextRequest]: {
-    reserved: [[1, 0x3f]],
-    reservedBytes: [
-      [2, 3],
-      [32, 47],
-    ],
-    fixed: [],
-  },
-  [Opcode.DataOut]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [2, 3],
-      [24, 27],
-      [32, 35],
-      [44, 47],
-    ],
-    fixed: [],
-  },
-  [Opcode.LogoutRequest]: {
-    reserved: [],
-    reservedBytes: [
-      [2, 3],
-      [8, 15],
-      [22, 23],
-      [32, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.Snack]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x70],
-    ],
-    reservedBytes: [
-      [2, 3],
-      [24, 27],
-      [32, 39],
-    ],
-    fixed: [F],
-  },
-  [Opcode.NopIn]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [2, 3],
-      [36, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.ScsiResponse]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x61],
-    ],
-    reservedBytes: [[8, 15]],
-    fixed: [F],
-  },
-  [Opcode.TaskManagementResponse]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [3, 3],
-      [8, 15],
-      [20, 23],
-      [36, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.LoginResponse]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x30],
-    ],
-    reservedBytes: [
-      [20, 23],
-      [38, 47],
-    ],
-    fixed: [],
-  },
-  [Opcode.TextResponse]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x3f],
-    ],
-    reservedBytes: [
-      [2, 3],
-      [36, 47],
-    ],
-    fixed: [],
-  },
-  [Opcode.DataIn]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x38],
-    ],
-    reservedBytes: [[2, 2]],
-    fixed: [],
-  },
-  [Opcode.LogoutResponse]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [3, 3],
-      [8, 15],
-      [20, 23],
-      [36, 39],
-      [44, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.R2t]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [[2, 3]],
-    fixed: [F],
-  },
-  [Opcode.AsyncMessage]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [2, 3],
-      [20, 23],
-      [44, 47],
-    ],
-    fixed: [F],
-  },
-  [Opcode.Reject]: {
-    reserved: [
-      [0, 0x40],
-      [1, 0x7f],
-    ],
-    reservedBytes: [
-      [3, 3],
-      [8, 15],
-      [20, 23],
-      [40, 47],
-    ],
-    fixed: [F],
-  },
+/**
+ * The non-field bits of each opcode, from the RFC 7143 §11 figures: the reserved bits of byte 1, whether byte 1
+ * bit 7 is fixed to 1 (the F bit of single-PDU operations), and the fully reserved byte ranges.
+ */
+const spec: Readonly<Record<OpcodeValue, readonly [byte1Reserved: number, fixedF: boolean, reservedBytes: string]>> = {
+  [Opcode.NopOut]: [0x7f, true, '2-3 32-47'],
+  [Opcode.ScsiCommand]: [0x18, false, '2-3'],
+  [Opcode.TaskManagementRequest]: [0x00, true, '2-3 40-47'],
+  [Opcode.LoginRequest]: [0x30, false, '22-23 32-47'],
+  [Opcode.TextRequest]: [0x3f, false, '2-3 32-47'],
+  [Opcode.DataOut]: [0x7f, false, '2-3 24-27 32-35 44-47'],
+  [Opcode.LogoutRequest]: [0x00, true, '2-3 8-15 22-23 32-47'],
+  [Opcode.Snack]: [0x70, true, '2-3 24-27 32-39'],
+  [Opcode.NopIn]: [0x7f, true, '2-3 36-47'],
+  [Opcode.ScsiResponse]: [0x61, true, '8-15'],
+  [Opcode.TaskManagementResponse]: [0x7f, true, '3 8-15 20-23 36-47'],
+  [Opcode.LoginResponse]: [0x30, false, '20-23 38-47'],
+  [Opcode.TextResponse]: [0x3f, false, '2-3 36-47'],
+  [Opcode.DataIn]: [0x38, false, '2'],
+  [Opcode.LogoutResponse]: [0x7f, true, '3 8-15 20-23 36-39 44-47'],
+  [Opcode.R2t]: [0x7f, true, '2-3'],
+  [Opcode.AsyncMessage]: [0x7f, true, '2-3 20-23 44-47'],
+  [Opcode.Reject]: [0x7f, true, '3 8-15 20-23 40-47'],
 };
+
+/** Opcodes whose byte 0 bit 6 is the I bit (§11.2.1.1); the Login Request's is fixed to 1, the others' reserved. */
+const IMMEDIATE_OPCODES: ReadonlySet<number> = new Set([
+  Opcode.NopOut,
+  Opcode.ScsiCommand,
+  Opcode.TaskManagementRequest,
+  Opcode.TextRequest,
+  Opcode.LogoutRequest,
+]);
 
 /** Per opcode: which BHS bits are not fields (mask) and the value RFC 7143 prescribes for them (template). */
 export interface BhsShape {
@@ -237,22 +77,24 @@ export interface BhsShape {
   readonly template: Uint8Array;
 }
 
-function buildShape(s: BitSpec): BhsShape {
+function buildShape(opcode: OpcodeValue): BhsShape {
+  const [byte1Reserved, fixedF, reservedBytes] = spec[opcode];
   const mask = new Uint8Array(BHS_LENGTH);
   const template = new Uint8Array(BHS_LENGTH);
-  mask[0] = 0x80;
-  for (const [at, bits] of s.reserved) mask[at]! |= bits;
-  for (const [from, to] of s.reservedBytes) mask.fill(0xff, from, to + 1);
-  for (const [at, bits] of s.fixed) {
-    mask[at]! |= bits;
-    template[at]! |= bits;
+  mask[0] = IMMEDIATE_OPCODES.has(opcode) ? 0x80 : 0xc0;
+  if (opcode === Opcode.LoginRequest) template[0] = 0x40;
+  mask[1] = byte1Reserved | (fixedF ? 0x80 : 0);
+  if (fixedF) template[1] = 0x80;
+  for (const range of reservedBytes.split(' ')) {
+    const [from, to = from] = range.split('-').map(Number) as [number, number?];
+    mask.fill(0xff, from, to + 1);
   }
   return { mask, template };
 }
 
 /** The shape of each opcode's BHS. */
 export const bhsShapes: ReadonlyMap<number, BhsShape> = new Map(
-  Object.entries(spec).map(([op, s]) => [Number(op), buildShape(s)]),
+  Object.keys(spec).map((op) => [Number(op), buildShape(Number(op) as OpcodeValue)]),
 );
 
 /** Reads a big-endian u32. */

@@ -101,77 +101,37 @@ function foldBytes16(d: Uint8Array, c: number, i: number, end: number): number {
  * The main loop is unrolled to 32 bytes per iteration, which measured ~10% faster than 16 on Node 20.
  */
 function foldWords16(w: Int32Array, c: number): number {
-  const t = TABLE;
   const n = w.length;
   let j = 0;
   for (const n8 = n & ~7; j < n8; j += 8) {
-    let a = c ^ w[j]!;
-    let b = w[j + 1]!;
-    let e = w[j + 2]!;
-    let f = w[j + 3]!;
-    c =
-      t[0xf00 | (a & 0xff)]! ^
-      t[0xe00 | ((a >>> 8) & 0xff)]! ^
-      t[0xd00 | ((a >>> 16) & 0xff)]! ^
-      t[0xc00 | (a >>> 24)]! ^
-      t[0xb00 | (b & 0xff)]! ^
-      t[0xa00 | ((b >>> 8) & 0xff)]! ^
-      t[0x900 | ((b >>> 16) & 0xff)]! ^
-      t[0x800 | (b >>> 24)]! ^
-      t[0x700 | (e & 0xff)]! ^
-      t[0x600 | ((e >>> 8) & 0xff)]! ^
-      t[0x500 | ((e >>> 16) & 0xff)]! ^
-      t[0x400 | (e >>> 24)]! ^
-      t[0x300 | (f & 0xff)]! ^
-      t[0x200 | ((f >>> 8) & 0xff)]! ^
-      t[0x100 | ((f >>> 16) & 0xff)]! ^
-      t[f >>> 24]!;
-    a = c ^ w[j + 4]!;
-    b = w[j + 5]!;
-    e = w[j + 6]!;
-    f = w[j + 7]!;
-    c =
-      t[0xf00 | (a & 0xff)]! ^
-      t[0xe00 | ((a >>> 8) & 0xff)]! ^
-      t[0xd00 | ((a >>> 16) & 0xff)]! ^
-      t[0xc00 | (a >>> 24)]! ^
-      t[0xb00 | (b & 0xff)]! ^
-      t[0xa00 | ((b >>> 8) & 0xff)]! ^
-      t[0x900 | ((b >>> 16) & 0xff)]! ^
-      t[0x800 | (b >>> 24)]! ^
-      t[0x700 | (e & 0xff)]! ^
-      t[0x600 | ((e >>> 8) & 0xff)]! ^
-      t[0x500 | ((e >>> 16) & 0xff)]! ^
-      t[0x400 | (e >>> 24)]! ^
-      t[0x300 | (f & 0xff)]! ^
-      t[0x200 | ((f >>> 8) & 0xff)]! ^
-      t[0x100 | ((f >>> 16) & 0xff)]! ^
-      t[f >>> 24]!;
+    c = step16(c ^ w[j]!, w[j + 1]!, w[j + 2]!, w[j + 3]!);
+    c = step16(c ^ w[j + 4]!, w[j + 5]!, w[j + 6]!, w[j + 7]!);
   }
-  if (j < n) {
-    const a = c ^ w[j]!;
-    const b = w[j + 1]!;
-    const e = w[j + 2]!;
-    const f = w[j + 3]!;
-    c =
-      t[0xf00 | (a & 0xff)]! ^
-      t[0xe00 | ((a >>> 8) & 0xff)]! ^
-      t[0xd00 | ((a >>> 16) & 0xff)]! ^
-      t[0xc00 | (a >>> 24)]! ^
-      t[0xb00 | (b & 0xff)]! ^
-      t[0xa00 | ((b >>> 8) & 0xff)]! ^
-      t[0x900 | ((b >>> 16) & 0xff)]! ^
-      t[0x800 | (b >>> 24)]! ^
-      t[0x700 | (e & 0xff)]! ^
-      t[0x600 | ((e >>> 8) & 0xff)]! ^
-      t[0x500 | ((e >>> 16) & 0xff)]! ^
-      t[0x400 | (e >>> 24)]! ^
-      t[0x300 | (f & 0xff)]! ^
-      t[0x200 | ((f >>> 8) & 0xff)]! ^
-      t[0x100 | ((f >>> 16) & 0xff)]! ^
-      t[f >>> 24]!;
-  }
+  if (j < n) c = step16(c ^ w[j]!, w[j + 1]!, w[j + 2]!, w[j + 3]!);
   return c;
+}
+
+/** One slicing-by-16 step over four little-endian words (the first already XORed with the register). */
+function step16(a: number, b: number, e: number, f: number): number {
+  const t = TABLE;
+  return (
+    t[0xf00 | (a & 0xff)]! ^
+    t[0xe00 | ((a >>> 8) & 0xff)]! ^
+    t[0xd00 | ((a >>> 16) & 0xff)]! ^
+    t[0xc00 | (a >>> 24)]! ^
+    t[0xb00 | (b & 0xff)]! ^
+    t[0xa00 | ((b >>> 8) & 0xff)]! ^
+    t[0x900 | ((b >>> 16) & 0xff)]! ^
+    t[0x800 | (b >>> 24)]! ^
+    t[0x700 | (e & 0xff)]! ^
+    t[0x600 | ((e >>> 8) & 0xff)]! ^
+    t[0x500 | ((e >>> 16) & 0xff)]! ^
+    t[0x400 | (e >>> 24)]! ^
+    t[0x300 | (f & 0xff)]! ^
+    t[0x200 | ((f >>> 8) & 0xff)]! ^
+    t[0x100 | ((f >>> 16) & 0xff)]! ^
+    t[f >>> 24]!
+  );
 }
 
 /**

@@ -153,7 +153,8 @@ export class Framer {
       return wire;
     }
     // Filled completely below, so it need not be zeroed first.
-    const wire = Buffer.allocUnsafe(total);
+    const scratch = Buffer.allocUnsafe(total);
+    const wire = new Uint8Array(scratch.buffer, scratch.byteOffset, total);
     this.#copyOut(wire, total, true);
     return wire;
   }
