@@ -27,7 +27,7 @@ export { decodePdu, decodePduLenient, pduWireLength } from './pdu/decode.js';
 export type { EncodeOptions } from './pdu/encode.js';
 export { encodePdu, encodePduBytes } from './pdu/encode.js';
 export type { FramedPdu, FramerOptions, LenientFramedPdu } from './pdu/framer.js';
-export { DEFAULT_MAX_DATA_SEGMENT_LENGTH, Framer } from './pdu/framer.js';
+export { DEFAULT_MAX_DATA_SEGMENT_LENGTH, Framer, framePdus } from './pdu/framer.js';
 export type { IsidFields } from './pdu/isid.js';
 export { formatIsid, IsidType, isidFields, makeIsid } from './pdu/isid.js';
 export type { LunAddress } from './pdu/lun.js';

@@ -215,3 +215,23 @@ export class Framer {
     return decodeParts(header, padded.subarray(0, dsl), report, this.#sender);
   }
 }
+
+/**
+ * Frames PDUs from a byte source such as a `net.Socket`. The source is read only as fast as PDUs are taken
+ * (backpressure: a paused consumer leaves bytes in the socket and TCP closes the window), and PDUs are decoded
+ * one at a time, so the consumer may call `framer.configure` between two PDUs.
+ */
+export async function* framePdus(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  framer: Framer = new Framer(),
+): AsyncGenerator<FramedPdu, void, undefined> {
+  for await (const chunk of source) {
+    framer.push(chunk);
+    for (let f = framer.next(); f; f = framer.next()) yield f;
+  }
+  if (framer.bufferedBytes > 0) {
+    throw new ProtocolError(ErrorCode.PduTruncated, `stream ended inside a PDU (${framer.bufferedBytes} bytes left)`, {
+      got: framer.bufferedBytes,
+    });
+  }
+}

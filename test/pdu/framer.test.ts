@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DigestError, ErrorCode, IscsiError, ProtocolError } from '../../src/errors.js';
 import { encodePduBytes } from '../../src/pdu/encode.js';
-import { Framer } from '../../src/pdu/framer.js';
+import { Framer, framePdus } from '../../src/pdu/framer.js';
 import type { Pdu } from '../../src/pdu/types.js';
 import { anyPdu } from '../helpers/arbitraries.js';
 
@@ -176,5 +176,43 @@ describe('Framer', () => {
     const framer = new Framer({ sender: 'initiator' });
     framer.push(encodePduBytes(nop(1)));
     expect(() => framer.next()).toThrowError(expect.objectContaining({ code: ErrorCode.PduDirection }));
+  });
+});
+
+describe('framePdus', () => {
+  it('reads the source only as fast as PDUs are taken (backpressure)', async () => {
+    let pulled = 0;
+    async function* source() {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield encodePduBytes(nop(i, new Uint8Array(8192)));
+      }
+    }
+    const taken: number[] = [];
+    for await (const f of framePdus(source())) {
+      taken.push(f.pdu.initiatorTaskTag);
+      if (taken.length === 3) break;
+    }
+    expect(taken).toEqual([0, 1, 2]);
+    expect(pulled).toBe(3);
+  });
+
+  it('lets the consumer turn digests on between two PDUs of one chunk', async () => {
+    const chunk = concat([encodePduBytes(nop(1)), encodePduBytes(nop(2), { headerDigest: true })]);
+    const framer = new Framer();
+    const seen: number[] = [];
+    for await (const f of framePdus([chunk], framer)) {
+      seen.push(f.pdu.initiatorTaskTag);
+      framer.configure({ headerDigest: true });
+    }
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('fails when the stream ends inside a PDU', async () => {
+    const bytes = encodePduBytes(nop(1));
+    const run = async () => {
+      for await (const _ of framePdus([bytes.subarray(0, 30)]));
+    };
+    await expect(run()).rejects.toThrowError(expect.objectContaining({ code: ErrorCode.PduTruncated }));
   });
 });
