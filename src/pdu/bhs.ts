@@ -75,6 +75,8 @@ const IMMEDIATE_OPCODES: ReadonlySet<number> = new Set([
 export interface BhsShape {
   readonly mask: Uint8Array;
   readonly template: Uint8Array;
+  /** Offsets of the bytes that hold any non-field bit, so decoders check only those. */
+  readonly checked: Uint8Array;
 }
 
 function buildShape(opcode: OpcodeValue): BhsShape {
@@ -89,12 +91,13 @@ function buildShape(opcode: OpcodeValue): BhsShape {
     const [from, to = from] = range.split('-').map(Number) as [number, number?];
     mask.fill(0xff, from, to + 1);
   }
-  return { mask, template };
+  const checked = Uint8Array.from(mask.keys()).filter((i) => mask[i] !== 0);
+  return { mask, template, checked };
 }
 
-/** The shape of each opcode's BHS. */
-export const bhsShapes: ReadonlyMap<number, BhsShape> = new Map(
-  Object.keys(spec).map((op) => [Number(op), buildShape(Number(op) as OpcodeValue)]),
+/** The shape of each opcode's BHS, indexed by opcode (undefined for the 46 unassigned values). */
+export const bhsShapes: readonly (BhsShape | undefined)[] = Array.from({ length: 64 }, (_, op) =>
+  Object.hasOwn(spec, op) ? buildShape(op as OpcodeValue) : undefined,
 );
 
 /** Reads a big-endian u32. */

@@ -19,11 +19,6 @@ export function decodeFields(
 ): Pdu {
   const b1 = h[1]!;
   const itt = u32(h, 16);
-  const field = (message: string, offset: number, got?: number) =>
-    report(new ProtocolError(ErrorCode.PduField, message, { opcode, offset, got }));
-  const noData = () => {
-    if (data.length !== 0) field('DataSegmentLength must be 0', 5, data.length);
-  };
   switch (opcode) {
     case Opcode.NopOut:
       return {
@@ -40,8 +35,8 @@ export function decodeFields(
     case Opcode.ScsiCommand:
       // §11.3.1: only a write carries immediate data or announces unsolicited Data-Out (F=0).
       if (!(b1 & 0x20)) {
-        if (data.length > 0) field('immediate data without the W bit', 5, data.length);
-        if (!(b1 & 0x80)) field('F bit clear (unsolicited data follows) without the W bit', 1, b1);
+        if (data.length > 0) field(report, opcode, 'immediate data without the W bit', 5, data.length);
+        if (!(b1 & 0x80)) field(report, opcode, 'F bit clear (unsolicited data follows) without the W bit', 1, b1);
       }
       return {
         kind: 'scsi-command',
@@ -60,7 +55,7 @@ export function decodeFields(
         data,
       };
     case Opcode.TaskManagementRequest:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'task-management-request',
         immediate: (h[0]! & 0x40) !== 0,
@@ -82,8 +77,8 @@ export function decodeFields(
       const currentStage = (b1 >> 2) & 3;
       const nextStage = b1 & 3;
       // §11.12.2-§11.12.3: T and C are exclusive; stage 2 is reserved.
-      if (transit && cont) field('T and C bits both set', 1, b1);
-      if (currentStage === 2 || (transit && nextStage === 2)) field('reserved login stage 2', 1, b1);
+      if (transit && cont) field(report, opcode, 'T and C bits both set', 1, b1);
+      if (currentStage === 2 || (transit && nextStage === 2)) field(report, opcode, 'reserved login stage 2', 1, b1);
       if (opcode === Opcode.LoginRequest) {
         return {
           kind: 'login-request',
@@ -128,7 +123,7 @@ export function decodeFields(
       const final = (b1 & 0x80) !== 0;
       const cont = (b1 & 0x40) !== 0;
       // §11.10.2: a PDU with C set cannot be final.
-      if (final && cont) field('F and C bits both set', 1, b1);
+      if (final && cont) field(report, opcode, 'F and C bits both set', 1, b1);
       if (opcode === Opcode.TextRequest) {
         return {
           kind: 'text-request',
@@ -172,7 +167,7 @@ export function decodeFields(
         data,
       };
     case Opcode.LogoutRequest:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'logout-request',
         immediate: (h[0]! & 0x40) !== 0,
@@ -185,7 +180,7 @@ export function decodeFields(
         data,
       };
     case Opcode.Snack:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'snack',
         type: b1 & 0x0f,
@@ -216,8 +211,8 @@ export function decodeFields(
       const O = (b1 & 0x04) !== 0;
       const U = (b1 & 0x02) !== 0;
       // §11.4.5.1: each overflow/underflow pair is exclusive.
-      if (o && u) field('o and u bits both set', 1, b1);
-      if (O && U) field('O and U bits both set', 1, b1);
+      if (o && u) field(report, opcode, 'o and u bits both set', 1, b1);
+      if (O && U) field(report, opcode, 'O and U bits both set', 1, b1);
       return {
         kind: 'scsi-response',
         bidiReadResidualOverflow: o,
@@ -239,7 +234,7 @@ export function decodeFields(
       };
     }
     case Opcode.TaskManagementResponse:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'task-management-response',
         response: h[2]!,
@@ -256,10 +251,10 @@ export function decodeFields(
       const O = (b1 & 0x04) !== 0;
       const U = (b1 & 0x02) !== 0;
       // §11.7.4-§11.7.5: S only with F; O/U and Status only with S; O and U exclusive.
-      if (statusPresent && !final) field('S bit without F bit', 1, b1);
-      if (!statusPresent && (O || U)) field('O/U bit without S bit', 1, b1);
-      if (O && U) field('O and U bits both set', 1, b1);
-      if (!statusPresent && h[3] !== 0) field('Status without S bit', 3, h[3]);
+      if (statusPresent && !final) field(report, opcode, 'S bit without F bit', 1, b1);
+      if (!statusPresent && (O || U)) field(report, opcode, 'O/U bit without S bit', 1, b1);
+      if (O && U) field(report, opcode, 'O and U bits both set', 1, b1);
+      if (!statusPresent && h[3] !== 0) field(report, opcode, 'Status without S bit', 3, h[3]);
       return {
         kind: 'data-in',
         final,
@@ -282,7 +277,7 @@ export function decodeFields(
       };
     }
     case Opcode.LogoutResponse:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'logout-response',
         response: h[2]!,
@@ -296,7 +291,7 @@ export function decodeFields(
         data,
       };
     case Opcode.R2t:
-      noData();
+      if (data.length !== 0) noData(opcode, data, report);
       return {
         kind: 'r2t',
         lun: u64(h, 8),
@@ -312,7 +307,7 @@ export function decodeFields(
         data,
       };
     case Opcode.AsyncMessage:
-      if (itt !== RESERVED_TAG) field('Asynchronous Message ITT must be 0xffffffff', 16, itt);
+      if (itt !== RESERVED_TAG) field(report, opcode, 'Asynchronous Message ITT must be 0xffffffff', 16, itt);
       return {
         kind: 'async-message',
         lun: u64(h, 8),
@@ -329,7 +324,7 @@ export function decodeFields(
         data,
       };
     case Opcode.Reject:
-      if (itt !== RESERVED_TAG) field('Reject ITT must be 0xffffffff', 16, itt);
+      if (itt !== RESERVED_TAG) field(report, opcode, 'Reject ITT must be 0xffffffff', 16, itt);
       return {
         kind: 'reject',
         reason: h[2]!,
@@ -342,4 +337,13 @@ export function decodeFields(
         data,
       };
   }
+}
+
+// Out of line, so the decoder allocates nothing for the rules a valid PDU never breaks.
+function field(report: Report, opcode: number, message: string, offset: number, got?: number): void {
+  report(new ProtocolError(ErrorCode.PduField, message, { opcode, offset, got }));
+}
+
+function noData(opcode: number, data: Uint8Array, report: Report): void {
+  field(report, opcode, 'DataSegmentLength must be 0', 5, data.length);
 }

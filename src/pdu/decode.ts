@@ -171,9 +171,12 @@ export function decodeParts(header: Uint8Array, data: Uint8Array, report: Report
 }
 
 function findDeviations(header: Uint8Array, opcode: number, report: Report): Uint8Array | undefined {
-  const { mask, template } = bhsShapes.get(opcode)!;
+  const { mask, template, checked } = bhsShapes[opcode]!;
   let any = 0;
-  for (let i = 0; i < BHS_LENGTH; i++) any |= (header[i]! ^ template[i]!) & mask[i]!;
+  for (let k = 0; k < checked.length; k++) {
+    const i = checked[k]!;
+    any |= (header[i]! ^ template[i]!) & mask[i]!;
+  }
   if (any === 0) return undefined;
   const deviations = new Uint8Array(BHS_LENGTH);
   for (let i = 0; i < BHS_LENGTH; i++) {

@@ -34,7 +34,7 @@ export function encodePdu(pdu: Pdu, options: EncodeOptions = {}): Uint8Array[] {
   const headerLength = BHS_LENGTH + ahsLength;
   const header = new Uint8Array(headerLength + (options.headerDigest ? 4 : 0));
   const opcode = kindOpcode[pdu.kind];
-  const { mask, template } = bhsShapes.get(opcode)!;
+  const { mask, template } = bhsShapes[opcode]!;
   header.set(template);
   header[0]! |= opcode;
   header[4] = ahsLength >> 2;
