@@ -37,6 +37,20 @@ export const ErrorCode = {
   Capture: 'ERR_ISCSI_CAPTURE',
   /** An API was called with an argument out of range. */
   InvalidArgument: 'ERR_ISCSI_INVALID_ARGUMENT',
+  /** CHAP failed: bad response, unsupported algorithm, reflected challenge, weak or reused secret. */
+  Auth: 'ERR_ISCSI_AUTH',
+  /** A key negotiation broke RFC 7143 §6 / §13 (bad value, unexpected key, answer outside the offer). */
+  Negotiation: 'ERR_ISCSI_NEGOTIATION',
+  /** The target answered a Login Request with a non-success status (see {@link LoginError}). */
+  Login: 'ERR_ISCSI_LOGIN',
+  /** A portal, TargetAddress or iscsi:// URL does not parse. */
+  Address: 'ERR_ISCSI_ADDRESS',
+  /** An operation did not complete in time. */
+  Timeout: 'ERR_ISCSI_TIMEOUT',
+  /** The operation was aborted through its AbortSignal. */
+  Aborted: 'ERR_ISCSI_ABORTED',
+  /** The TCP connection failed or closed. */
+  Connection: 'ERR_ISCSI_CONNECTION',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -117,4 +131,71 @@ export class InvalidArgumentError extends IscsiError {
 
 function hex32(n: number): string {
   return (n >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Which side of a CHAP exchange failed. */
+export type AuthSide = 'initiator' | 'target';
+
+/**
+ * CHAP failure. `side` says whose credentials or behaviour failed: `'target'` when the target's mutual-CHAP
+ * response did not verify, `'initiator'` when our own credentials or configuration are at fault.
+ */
+export class AuthError extends IscsiError {
+  override name = 'AuthError';
+
+  constructor(
+    message: string,
+    readonly side: AuthSide,
+  ) {
+    super(ErrorCode.Auth, message);
+  }
+}
+
+/** A key negotiation that broke RFC 7143 §6 or §13. */
+export class NegotiationError extends IscsiError {
+  override name = 'NegotiationError';
+
+  constructor(
+    message: string,
+    /** The key concerned. */
+    readonly key: string,
+  ) {
+    super(ErrorCode.Negotiation, message);
+  }
+}
+
+/** A non-success Login Response (RFC 7143 §11.13.5): Status-Class and Status-Detail with a readable message. */
+export class LoginError extends IscsiError {
+  override name = 'LoginError';
+
+  constructor(
+    message: string,
+    readonly statusClass: number,
+    readonly statusDetail: number,
+  ) {
+    super(ErrorCode.Login, message);
+  }
+
+  /** Status-Class << 8 | Status-Detail, as tools print it (0x0201). */
+  get status(): number {
+    return (this.statusClass << 8) | this.statusDetail;
+  }
+}
+
+/** An operation that ran out of time. */
+export class TimeoutError extends IscsiError {
+  override name = 'TimeoutError';
+
+  constructor(message: string) {
+    super(ErrorCode.Timeout, message);
+  }
+}
+
+/** A TCP connection that failed, or closed while an operation needed it. */
+export class ConnectionError extends IscsiError {
+  override name = 'ConnectionError';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Connection, message, options);
+  }
 }
