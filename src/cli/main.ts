@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
 import { runDecode } from './decode.js';
+import { runDiscover, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -24,6 +25,53 @@ program
   .action((file: string, opts: { port: number; json: boolean }) => {
     process.exitCode = runDecode(file, opts, (line) => process.stdout.write(`${line}\n`));
   });
+
+function milliseconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive number of milliseconds');
+  return n;
+}
+
+/** Options shared by the commands that open a session. */
+function sessionOptions(command: Command): Command {
+  return command
+    .option('--json', 'print the result as JSON', false)
+    .option('-v, --verbose', 'log each step (connect, login stages with their keys, CHAP algorithm, redirects)', false)
+    .option('--log-json', 'log each step as a JSON line on stderr', false)
+    .option('--trace <file.pcap>', 'record every PDU of the session in a pcap file')
+    .option('--chap-file <file>', 'CHAP credentials: user=, secret=, target_user=, target_secret= lines (mode 600)')
+    .option('--chap-prompt', 'ask for missing CHAP secrets on the terminal', false)
+    .option('--initiator-name <iqn>', 'our iSCSI name')
+    .option('--local-address <ip>', 'bind the connection to this local address')
+    .option('--timeout <ms>', 'connect and login step timeout', milliseconds);
+}
+
+const io = {
+  out: (l: string) => process.stdout.write(`${l}\n`),
+  err: (l: string) => process.stderr.write(`${l}\n`),
+  env: process.env,
+};
+
+sessionOptions(
+  program
+    .command('discover')
+    .description(
+      'list the targets behind a portal (SendTargets=All); CHAP from --chap-file, ISCSI_TS_CHAP_* or the URL',
+    )
+    .argument('<portal>', 'host[:port], [v6]:port, or an iscsi:// URL'),
+).action(async (where: string, opts: SessionCliOptions) => {
+  process.exitCode = await runDiscover(where, opts, io);
+});
+
+sessionOptions(
+  program
+    .command('login')
+    .description('log in to a target, print the negotiated parameters, log out')
+    .argument('<target>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
+    .option('-t, --target <iqn>', 'target name when a portal is given'),
+).action(async (where: string, opts: SessionCliOptions) => {
+  process.exitCode = await runLogin(where, opts, io);
+});
 
 try {
   await program.parseAsync();

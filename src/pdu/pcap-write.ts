@@ -26,6 +26,8 @@ export interface PcapWriterOptions {
   readonly maxSegmentPayload?: number;
   /** Initial sequence numbers (default fixed values, so traces are reproducible). */
   readonly isn?: { readonly initiator: number; readonly target: number };
+  /** Write the pcap file header (default true); false appends another connection to a file that has one. */
+  readonly fileHeader?: boolean;
 }
 
 /** pcap snapshot length written in the global header. */
@@ -94,13 +96,15 @@ export class PcapWriter {
     this.#initiator = side(options.initiator, 1, isn.initiator, v6);
     this.#target = side(options.target, 2, isn.target, v6);
 
-    const header = new DataView(new ArrayBuffer(24));
-    header.setUint32(0, PCAP_MAGIC_MICROSECONDS, true);
-    header.setUint16(4, 2, true); // version 2.4
-    header.setUint16(6, 4, true);
-    header.setUint32(16, PCAP_SNAPLEN, true);
-    header.setUint32(20, LinkType.ETHERNET, true);
-    this.#write(new Uint8Array(header.buffer));
+    if (options.fileHeader !== false) {
+      const header = new DataView(new ArrayBuffer(24));
+      header.setUint32(0, PCAP_MAGIC_MICROSECONDS, true);
+      header.setUint16(4, 2, true); // version 2.4
+      header.setUint16(6, 4, true);
+      header.setUint32(16, PCAP_SNAPLEN, true);
+      header.setUint32(20, LinkType.ETHERNET, true);
+      this.#write(new Uint8Array(header.buffer));
+    }
 
     // RFC 9293 §3.5: SYN and SYN-ACK each consume one sequence number.
     const i = this.#initiator;
@@ -264,4 +268,24 @@ function wallClock(): () => bigint {
   const base = BigInt(Date.now()) * 1_000_000n;
   const start = process.hrtime.bigint();
   return () => base + (process.hrtime.bigint() - start);
+}
+
+/**
+ * One pcap file for several connections (a login that was redirected or retried, a session that reconnects):
+ * the first connection writes the file header, each connection gets its own TCP conversation.
+ */
+export class PcapTrace {
+  readonly #write: (chunk: Uint8Array) => void;
+  #started = false;
+
+  constructor(write: (chunk: Uint8Array) => void) {
+    this.#write = write;
+  }
+
+  /** A writer for one more connection in the file. */
+  connection(initiator: TcpEndpoint, target: TcpEndpoint): PcapWriter {
+    const writer = new PcapWriter({ initiator, target, write: this.#write, fileHeader: !this.#started });
+    this.#started = true;
+    return writer;
+  }
 }

@@ -8,7 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { ConnectionError, ErrorCode, IscsiError, TimeoutError } from '../errors.js';
 import { type EncodeOptions, encodePdu } from '../pdu/encode.js';
 import { Framer } from '../pdu/framer.js';
-import { PcapWriter } from '../pdu/pcap-write.js';
+import type { PcapTrace, PcapWriter } from '../pdu/pcap-write.js';
 import type { Pdu } from '../pdu/types.js';
 import { connectOptions, formatPortal, type Portal } from './address.js';
 
@@ -30,8 +30,8 @@ export interface ConnectionOptions {
   readonly signal?: AbortSignal;
   /** Socket factory (default `net.connect`). */
   readonly connect?: SocketFactory;
-  /** When given, every PDU is recorded as a pcap written through this function. */
-  readonly trace?: (chunk: Uint8Array) => void;
+  /** When given, every PDU is recorded in this pcap trace. */
+  readonly trace?: PcapTrace;
 }
 
 /** An abort error with its code. */
@@ -52,16 +52,13 @@ export class Connection {
   #waiter: { resolve: (p: Pdu) => void; reject: (e: unknown) => void } | undefined;
   #failure: IscsiError | undefined;
 
-  private constructor(socket: Socket, portal: Portal, trace: ((chunk: Uint8Array) => void) | undefined) {
+  private constructor(socket: Socket, portal: Portal, trace: PcapTrace | undefined) {
     this.#socket = socket;
     this.portal = portal;
-    this.#trace =
-      trace &&
-      new PcapWriter({
-        initiator: { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
-        target: { address: socket.remoteAddress ?? portal.host, port: socket.remotePort ?? portal.port },
-        write: trace,
-      });
+    this.#trace = trace?.connection(
+      { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 },
+      { address: socket.remoteAddress ?? portal.host, port: socket.remotePort ?? portal.port },
+    );
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) =>
       this.#fail(new ConnectionError(`connection to ${formatPortal(portal)} failed: ${err.message}`, { cause: err })),

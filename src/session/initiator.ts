@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { CHAP_ALGORITHMS, ChapAlgorithm } from '../chap/chap.js';
 import { ErrorCode, IscsiError, LoginError, ProtocolError } from '../errors.js';
 import { makeIsid } from '../pdu/isid.js';
+import { PcapTrace } from '../pdu/pcap-write.js';
 import { encodeText, type TextPair, TextReassembler } from '../pdu/text.js';
 import type { Pdu } from '../pdu/types.js';
 import { formatPortal, type Portal, parsePortal, parseTargetAddress } from './address.js';
@@ -74,8 +75,10 @@ export function randomIsid(): number {
  * picks the algorithm in any case, so the retry offers nothing the target could not have chosen the first time.
  */
 export async function login(options: LoginOptions): Promise<LoggedIn> {
+  // One trace file for every connection of this login (redirects, the retry below).
+  const trace = options.trace && new PcapTrace(options.trace);
   try {
-    return await loginOnce(options);
+    return await loginOnce(options, trace);
   } catch (err) {
     const chap = options.chap;
     if (!(err instanceof ChapSeven) || !chap) throw err instanceof ChapSeven ? err.cause : err;
@@ -84,7 +87,7 @@ export async function login(options: LoginOptions): Promise<LoggedIn> {
       'the target chose CHAP_A=7 and refused a SHA-256 response (tgt uses 7 for SHA-1); retrying without 7',
     );
     const algorithms = (chap.algorithms ?? CHAP_ALGORITHMS).filter((a) => a !== ChapAlgorithm.SHA256);
-    return loginOnce({ ...options, chap: { ...chap, algorithms } });
+    return loginOnce({ ...options, chap: { ...chap, algorithms } }, trace);
   }
 }
 
@@ -95,7 +98,7 @@ class ChapSeven extends Error {
   }
 }
 
-async function loginOnce(options: LoginOptions): Promise<LoggedIn> {
+async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): Promise<LoggedIn> {
   const logger = options.logger ?? silentLogger;
   const isid = options.isid ?? randomIsid();
   const redirectedFrom: Portal[] = [];
@@ -109,7 +112,7 @@ async function loginOnce(options: LoginOptions): Promise<LoggedIn> {
       ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.connect ? { connect: options.connect } : {}),
-      ...(options.trace ? { trace: options.trace } : {}),
+      ...(trace ? { trace } : {}),
     });
     logger.info({ event: 'connect', portal: formatPortal(portal), ms: elapsed(started) }, 'connected');
     let machine: LoginMachine | undefined;

@@ -1,0 +1,198 @@
+/**
+ * `iscsi-ts discover` and `iscsi-ts login`, their logging (`-v`, `--log-json`), traces (`--trace`) and exit codes.
+ * @module
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import {
+  AuthError,
+  ConnectionError,
+  discover,
+  type IscsiError,
+  IscsiError as IscsiErrorClass,
+  type Logger,
+  LoginError,
+  login,
+  logout,
+  NegotiationError,
+  type Portal,
+  ProtocolError,
+  parseIscsiUrl,
+  TimeoutError,
+} from '../index.js';
+import { gatherCredentials, type PartialCredentials } from './credentials.js';
+
+/** Exit codes of the session commands. */
+export const ExitCode = {
+  Ok: 0,
+  Other: 1,
+  Network: 3,
+  Auth: 4,
+  NotFound: 5,
+  Protocol: 6,
+} as const;
+
+/** Options shared by discover and login. */
+export interface SessionCliOptions {
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+  readonly logJson?: boolean;
+  readonly trace?: string;
+  readonly chapFile?: string;
+  readonly chapPrompt?: boolean;
+  readonly target?: string;
+  readonly initiatorName?: string;
+  readonly localAddress?: string;
+  readonly timeout?: number;
+}
+
+/** Output channels, injectable for tests. */
+export interface Io {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** The exit code for an error. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof ConnectionError || err instanceof TimeoutError) return ExitCode.Network;
+  if (err instanceof AuthError) return ExitCode.Auth;
+  if (err instanceof LoginError) {
+    if (err.status === 0x0201 || err.status === 0x0202) return ExitCode.Auth;
+    if (err.status === 0x0203 || err.status === 0x0204) return ExitCode.NotFound;
+    return ExitCode.Protocol;
+  }
+  if (err instanceof ProtocolError || err instanceof NegotiationError) return ExitCode.Protocol;
+  return ExitCode.Other;
+}
+
+function makeLogger(o: SessionCliOptions, io: Io): Logger | undefined {
+  if (o.logJson) {
+    const line = (level: string) => (obj: object, msg?: string) =>
+      io.err(JSON.stringify({ level, time: new Date().toISOString(), ...obj, ...(msg ? { msg } : {}) }));
+    return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  }
+  if (o.verbose) {
+    const line = (level: string) => (obj: object, msg?: string) => {
+      const fields = Object.entries(obj)
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(' ') : String(v)}`)
+        .join(' ');
+      io.err(`${level.padEnd(5)} ${msg ?? ''} ${fields}`.trimEnd());
+    };
+    return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  }
+  return undefined;
+}
+
+async function common(where: string, o: SessionCliOptions, io: Io) {
+  let portal: string | Portal = where;
+  let targetName = o.target;
+  let fromUrl: PartialCredentials | undefined;
+  if (where.startsWith('iscsi://')) {
+    const url = parseIscsiUrl(where);
+    portal = url.portal;
+    targetName ??= url.targetName;
+    if (url.secretInUrl)
+      io.err('warning: a CHAP secret on the command line is visible to other users; prefer --chap-file');
+    fromUrl = {
+      ...(url.credentials?.user ? { user: url.credentials.user } : {}),
+      ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
+      ...(url.targetCredentials?.user ? { targetUser: url.targetCredentials.user } : {}),
+      ...(url.targetCredentials?.secret ? { targetSecret: url.targetCredentials.secret } : {}),
+    };
+  }
+  const { credentials, targetCredentials } = await gatherCredentials({
+    ...(fromUrl ? { fromUrl } : {}),
+    ...(o.chapFile ? { chapFile: o.chapFile } : {}),
+    env: io.env,
+    ...(o.chapPrompt ? { prompt: true } : {}),
+  });
+  const logger = makeLogger(o, io);
+  const fd = o.trace ? openSync(o.trace, 'w', 0o600) : undefined;
+  const options = {
+    portal,
+    ...(targetName ? { targetName } : {}),
+    ...(credentials ? { chap: { credentials, ...(targetCredentials ? { targetCredentials } : {}) } } : {}),
+    ...(o.initiatorName ? { initiatorName: o.initiatorName } : {}),
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+    ...(o.timeout ? { connectTimeoutMs: o.timeout, stepTimeoutMs: o.timeout } : {}),
+    ...(logger ? { logger } : {}),
+    ...(fd !== undefined ? { trace: (chunk: Uint8Array) => writeSync(fd, chunk) } : {}),
+  };
+  return { options, close: () => fd !== undefined && closeSync(fd) };
+}
+
+/** `iscsi-ts discover <portal|url>`. */
+export async function runDiscover(where: string, o: SessionCliOptions, io: Io): Promise<number> {
+  const { options, close } = await common(where, o, io);
+  try {
+    const targets = await discover(options);
+    if (o.json) {
+      io.out(
+        JSON.stringify(
+          targets.map((t) => ({
+            name: t.name,
+            portals: t.portals.map((p) => ({
+              address: p.address,
+              port: p.port,
+              ...(p.tpgt !== undefined ? { tpgt: p.tpgt } : {}),
+            })),
+          })),
+          null,
+          2,
+        ),
+      );
+    } else {
+      for (const t of targets) {
+        io.out(t.name);
+        for (const p of t.portals)
+          io.out(
+            `  ${p.address.includes(':') ? `[${p.address}]` : p.address}:${p.port}${p.tpgt !== undefined ? `,${p.tpgt}` : ''}`,
+          );
+      }
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    return report(err, io);
+  } finally {
+    close();
+  }
+}
+
+/** `iscsi-ts login <url|portal> [--target iqn]`: logs in, prints the negotiated parameters, logs out. */
+export async function runLogin(where: string, o: SessionCliOptions, io: Io): Promise<number> {
+  const { options, close } = await common(where, o, io);
+  try {
+    if (!options.targetName) {
+      io.err('iscsi-ts: login needs a target: an iscsi://host/iqn/lun URL or --target <iqn>');
+      return ExitCode.Other;
+    }
+    const session = await login(options);
+    const summary = {
+      target: session.targetName,
+      portal: session.portal,
+      redirectedFrom: session.redirectedFrom,
+      tsih: session.tsih,
+      isid: session.isid.toString(16).padStart(12, '0'),
+      ...(session.chapAlgorithm !== undefined ? { chapAlgorithm: session.chapAlgorithm } : {}),
+      parameters: session.params,
+    };
+    await logout(session);
+    if (o.json) io.out(JSON.stringify(summary, null, 2));
+    else {
+      io.out(`logged in to ${session.targetName} (TSIH ${session.tsih}), then logged out`);
+      for (const [k, v] of Object.entries(session.params)) io.out(`  ${k} = ${String(v)}`);
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    return report(err, io);
+  } finally {
+    close();
+  }
+}
+
+function report(err: unknown, io: Io): number {
+  if (!(err instanceof IscsiErrorClass)) throw err;
+  const e = err as IscsiError;
+  io.err(`iscsi-ts: ${e.message} (${e.code})`);
+  return exitCodeFor(err);
+}
