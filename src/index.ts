@@ -5,6 +5,27 @@
  * @packageDocumentation
  */
 
+// CHAP (RFC 1994, RFC 7143 §12.1.3)
+export type {
+  ChapAlgorithmNumber,
+  ChapCredentials,
+  ChapInitiatorOptions,
+  ChapResponderOptions,
+  RandomSource,
+} from './chap/chap.js';
+export {
+  CHAP_ALGORITHMS,
+  CHAP_MIN_SECRET_BYTES,
+  ChallengeLog,
+  ChapAlgorithm,
+  ChapInitiator,
+  ChapResponder,
+  chapAlgorithmName,
+  chapDigestLength,
+  chapResponse,
+  isChapAlgorithm,
+  Secret,
+} from './chap/chap.js';
 export * from './errors.js';
 export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
 export { AhsType } from './pdu/ahs.js';
@@ -37,7 +58,7 @@ export { isOpcode, Opcode, opcodeNames, senderOf } from './pdu/opcodes.js';
 export type { ReadCaptureOptions } from './pdu/pcap-read.js';
 export { iterateCapture, readCapture } from './pdu/pcap-read.js';
 export type { PcapWriterOptions, TraceDirection } from './pdu/pcap-write.js';
-export { PcapWriter } from './pdu/pcap-write.js';
+export { PcapTrace, PcapWriter } from './pdu/pcap-write.js';
 export {
   serialAdd,
   serialDiff,
@@ -92,3 +113,33 @@ export type { DecodeCaptureOptions, DecodedCapture, TracedPdu, TraceProblem } fr
 export { decodeCapture } from './pdu/trace-decode.js';
 export type * from './pdu/types.js';
 export { TaskAttribute } from './pdu/types.js';
+// Session: addresses, negotiation, login, discovery
+export type { Portal, PortalConnectOptions, PortalFamily, TargetAddress } from './session/address.js';
+export {
+  connectOptions,
+  DEFAULT_ISCSI_PORT,
+  formatPortal,
+  parsePortal,
+  parseTargetAddress,
+} from './session/address.js';
+export type { ConnectionOptions, SocketFactory } from './session/connection.js';
+export { Connection } from './session/connection.js';
+export type { DiscoveredPortal, DiscoveredTarget, DiscoverOptions } from './session/discovery.js';
+export { discover, parseSendTargets } from './session/discovery.js';
+export type { Logger } from './session/events.js';
+export { silentLogger } from './session/events.js';
+export type { LoggedIn, LoginOptions } from './session/initiator.js';
+export { DEFAULT_INITIATOR_NAME, login, logout, randomIsid, textExchange } from './session/initiator.js';
+export type { IscsiNameType } from './session/iscsi-name.js';
+export { ISCSI_NAME_MAX_BYTES, iscsiNameType, isIscsiName, validateIscsiName } from './session/iscsi-name.js';
+export type { KeyDefinition } from './session/keys.js';
+export { KEYS, keyDefinition } from './session/keys.js';
+export type { LoginChap, LoginExchange, LoginMachineOptions, LoginResult, LoginStep } from './session/login.js';
+export { LoginMachine, Stage } from './session/login.js';
+export { loginStatusMessage, StatusClass } from './session/login-status.js';
+export type { NegotiationRole, NegotiationStage, NegotiatorOptions } from './session/negotiate.js';
+export { Negotiator } from './session/negotiate.js';
+export type { DigestName, LocalOffer, NegotiatedParameters, SessionType } from './session/params.js';
+export { DEFAULT_LOCAL_OFFER, DEFAULT_PARAMETERS } from './session/params.js';
+export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials } from './session/url.js';
+export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
