@@ -58,7 +58,8 @@ export interface TextReassemblerOptions extends TextOptions {
 
 // RFC 7143 §6.1 standard-label; public extension keys are "X#" and an IANA-registered string (X#NodeArchitecture,
 // RFC 4850, now RFC 7143 §13).
-const KEY_RE = /^(?:[A-Z][A-Za-z0-9.+@_-]*|X#[A-Za-z0-9.+@_-]+)$/;
+// RFC 7144 §2.1 named its key iSCSIProtocolLevel, against the capital-letter rule: it is the one exception.
+const KEY_RE = /^(?:[A-Z][A-Za-z0-9.+@_-]*|X#[A-Za-z0-9.+@_-]+|iSCSIProtocolLevel)$/;
 const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // Decoded-length limits of keys that carry large-binary-values (RFC 7143 §12.1).
 const LARGE_BINARY_LIMITS: ReadonlyMap<string, number> = new Map([

@@ -191,7 +191,7 @@ export class LoginMachine {
     const chap = this.#chap!;
     const chapKeys = keys.filter(([k]) => k === 'AuthMethod' || k.startsWith('CHAP_'));
     const other = keys.filter(([k]) => !(k === 'AuthMethod' || k.startsWith('CHAP_')));
-    if (other.length > 0) this.#negotiator.receive(other);
+    if (other.length > 0) this.#negotiator.receive(other, 'security');
     switch (this.#security) {
       case 'auth-method': {
         const method = chapKeys.find(([k]) => k === 'AuthMethod')?.[1];

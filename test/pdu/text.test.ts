@@ -491,3 +491,10 @@ describe('RFC 7143 §6.1 value types', () => {
     for (const v of ['None', 'notunderstood', 'Yes', '']) expect(isReservedValue(v)).toBe(false);
   });
 });
+
+describe('RFC 7144 iSCSIProtocolLevel', () => {
+  it('is the one key name allowed to start with a lower-case letter', () => {
+    expect(decodeText(encodeText([['iSCSIProtocolLevel', '1']]))).toEqual([['iSCSIProtocolLevel', '1']]);
+    expect(() => encodeText([['iSCSIprotocolLevel', '1']])).toThrowError();
+  });
+});
