@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/chap/secret.js';
 import { AuthError, LoginError } from '../../src/errors.js';
-import { discover } from '../../src/session/discovery.js';
-import { login, logout } from '../../src/session/initiator.js';
+import { type DiscoverOptions, discover as discoverRaw } from '../../src/session/discovery.js';
+import type { Logger } from '../../src/session/events.js';
+import { type LoginOptions, login as loginRaw, logout } from '../../src/session/initiator.js';
 import { describePeers } from '../helpers/peers.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
@@ -23,6 +24,30 @@ const CHAP = { user: 'logintestuser', secret: 'logintestsecret1' } as const;
 const MUTUAL = { user: 'mutualtestuser', secret: 'mutualtestsecr1' } as const;
 const TARGET = { user: 'mutualtarget', secret: 'mutualtargetsec2' } as const;
 const creds = (c: { user: string; secret: string }) => ({ user: c.user, secret: Secret.from(c.secret) });
+
+// Everything the library logs, traces or throws in this suite, grepped for the secrets at the end.
+const produced: string[] = [];
+const traces: Uint8Array[] = [];
+const collect = (level: string) => (obj: object, msg?: string) =>
+  produced.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+const logger: Logger = {
+  debug: collect('debug'),
+  info: collect('info'),
+  warn: collect('warn'),
+  error: collect('error'),
+};
+const observed = async <T>(run: () => Promise<T>): Promise<T> => {
+  try {
+    return await run();
+  } catch (err) {
+    produced.push(String(err), JSON.stringify(err), (err as Error).stack ?? '');
+    throw err;
+  }
+};
+const login = (o: LoginOptions) =>
+  observed(() => loginRaw({ ...o, logger, trace: (c) => traces.push(Uint8Array.from(c)) }));
+const discover = (o: DiscoverOptions) =>
+  observed(() => discoverRaw({ ...o, logger, trace: (c) => traces.push(Uint8Array.from(c)) }));
 
 describePeers(['tgtd', 'tgtadm'], 'login and discovery against tgtd', () => {
   let tgtd: Tgtd | undefined;
@@ -146,5 +171,15 @@ describePeers(['tgtd', 'tgtadm'], 'login and discovery against tgtd', () => {
     );
     expect(err).toBeInstanceOf(LoginError);
     expect(err).toMatchObject({ status: 0x0203 });
+  });
+  it('never logs, traces or throws a secret (run last)', () => {
+    expect(produced.length).toBeGreaterThan(20);
+    expect(produced.some((l) => l.includes('CHAP_R=<redacted'))).toBe(true);
+    const traced = Buffer.concat(traces).toString('latin1');
+    expect(traced).toContain('CHAP_N='); // the traces hold the CHAP exchange…
+    for (const secret of [CHAP.secret, MUTUAL.secret, TARGET.secret, 'not-the-secret-1', 'wrong-target-secret']) {
+      for (const line of produced) expect(line).not.toContain(secret);
+      expect(traced).not.toContain(secret); // …but never a secret
+    }
   });
 });
