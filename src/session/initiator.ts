@@ -33,6 +33,8 @@ export interface LoginOptions {
   readonly offer?: Partial<LocalOffer>;
   /** ISID; by default a random-qualifier ISID (type 2, RFC 7143 §11.12.5) made once per call. */
   readonly isid?: number;
+  /** The TSIH of a session to reinstate or extend (with the same ISID); 0 or absent for a new session. */
+  readonly tsih?: number;
   /** Redirects followed before giving up (default 5). */
   readonly maxRedirects?: number;
   /** Milliseconds for the TCP connection (default 10 000). */
@@ -123,6 +125,7 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
         sessionType: options.sessionType ?? 'Normal',
         ...(options.targetName ? { targetName: options.targetName } : {}),
         isid,
+        ...(options.tsih ? { tsih: options.tsih } : {}),
         cmdSN: randomBytes(4).readUInt32BE(0),
         initiatorTaskTag: randomBytes(4).readUInt32BE(0) & 0x7fffffff,
         ...(options.chap ? { chap: options.chap } : {}),

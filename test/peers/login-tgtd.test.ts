@@ -99,6 +99,11 @@ describePeers(['tgtd', 'tgtadm'], 'login and discovery against tgtd', () => {
     });
   }
 
+  it('resolves host names: discovery through localhost', async () => {
+    const targets = await discover({ portal: `localhost:${tgtd!.port}` });
+    expect(targets.length).toBe(Object.keys(IQN).length);
+  });
+
   it('logs in with one-way CHAP', async () => {
     const session = await login({
       portal: `127.0.0.1:${tgtd!.port}`,

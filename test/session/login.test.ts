@@ -334,3 +334,58 @@ describe('login over TCP against misbehaving fake targets', () => {
     expect(decodePdu(wire!, { sender: 'initiator' }).kind).toBe('login-request');
   });
 });
+
+describe('Text exchange with continuation (RFC 7143 §11.10, §11.11)', () => {
+  it('follows a continued Text Response through its Target Transfer Tag', async () => {
+    const { Connection } = await import('../../src/session/connection.js');
+    const { parsePortal } = await import('../../src/session/address.js');
+    const { textExchange } = await import('../../src/session/initiator.js');
+    const answer = encodeText([
+      ['TargetName', 'iqn.2024-01.test:a'],
+      ['TargetAddress', '127.0.0.1:3260,1'],
+      ['TargetName', 'iqn.2024-01.test:b'],
+      ['TargetAddress', '[::1]:3260,1'],
+    ]);
+    const requests: Pdu[] = [];
+    const srv = createServer((socket) => {
+      const framer = new Framer({ sender: 'initiator' });
+      socket.on('data', (c) => {
+        framer.push(c);
+        for (let f = framer.next(); f; f = framer.next()) {
+          requests.push(f.pdu);
+          const first = requests.length === 1;
+          socket.write(
+            encodePduBytes({
+              kind: 'text-response',
+              final: !first,
+              continue: first,
+              lun: 0n,
+              initiatorTaskTag: f.pdu.initiatorTaskTag,
+              targetTransferTag: first ? 0x1234 : 0xffffffff,
+              statSN: requests.length,
+              expCmdSN: 1,
+              maxCmdSN: 1,
+              ahs: [],
+              data: first ? answer.subarray(0, 20) : answer.subarray(20),
+            }),
+          );
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (srv.address() as { port: number }).port;
+      const connection = await Connection.open({ portal: parsePortal(`127.0.0.1:${port}`) });
+      const session = { connection, cmdSN: 1, expStatSN: 1 } as Parameters<typeof textExchange>[0];
+      const pairs = await textExchange(session, [['SendTargets', 'All']]);
+      expect(pairs).toEqual(decodeText(answer, { allowDuplicates: true }));
+      expect(requests).toHaveLength(2);
+      expect(requests[1]).toMatchObject({ kind: 'text-request', targetTransferTag: 0x1234 });
+      expect(requests[1]!.data.length).toBe(0);
+      expect(session.expStatSN).toBe(3);
+      connection.close();
+    } finally {
+      srv.close();
+    }
+  });
+});
