@@ -29,3 +29,32 @@ export function loggableKeys(pairs: readonly TextPair[]): string[] {
     return `${k}=${v}`;
   });
 }
+
+/** The structured events of a login, as passed to the logger (the `event` field names them). */
+export type SessionEvent =
+  | { readonly event: 'connect'; readonly portal: string; readonly ms: number }
+  | {
+      readonly event: 'login-stage';
+      /** CSG of the exchange: 0 security, 1 operational. */
+      readonly stage: number;
+      /** Keys the target sent, then the keys we answered or offered, redacted. */
+      readonly received: readonly string[];
+      readonly sent: readonly string[];
+    }
+  | { readonly event: 'chap-compat'; readonly chosen: number; readonly status: string }
+  | { readonly event: 'redirect'; readonly from: string; readonly to: string; readonly permanent: boolean }
+  | {
+      readonly event: 'login';
+      readonly portal: string;
+      readonly target: string | undefined;
+      readonly tsih: number;
+      /** CHAP_A used, when CHAP ran. */
+      readonly chapAlgorithm: number | undefined;
+      readonly ms: number;
+    }
+  | { readonly event: 'login-failed'; readonly portal: string; readonly code: string; readonly message: string };
+
+/** Sends one event to the logger at `level`. */
+export function emit(logger: Logger, level: keyof Logger, event: SessionEvent, msg: string): void {
+  logger[level](event, msg);
+}

@@ -12,7 +12,7 @@ import { encodeText, type TextPair, TextReassembler } from '../pdu/text.js';
 import type { Pdu } from '../pdu/types.js';
 import { formatPortal, type Portal, parsePortal, parseTargetAddress } from './address.js';
 import { Connection, type SocketFactory } from './connection.js';
-import { type Logger, loggableKeys, silentLogger } from './events.js';
+import { emit, type Logger, loggableKeys, silentLogger } from './events.js';
 import { type LoginChap, LoginMachine, type LoginResult } from './login.js';
 import type { LocalOffer } from './negotiate.js';
 
@@ -84,7 +84,9 @@ export async function login(options: LoginOptions): Promise<LoggedIn> {
   } catch (err) {
     const chap = options.chap;
     if (!(err instanceof ChapSeven) || !chap) throw err instanceof ChapSeven ? err.cause : err;
-    (options.logger ?? silentLogger).warn(
+    emit(
+      options.logger ?? silentLogger,
+      'warn',
       { event: 'chap-compat', chosen: 7, status: '0x0200' },
       'the target chose CHAP_A=7 and refused a SHA-256 response (tgt uses 7 for SHA-1); retrying without 7',
     );
@@ -116,7 +118,7 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
       ...(options.connect ? { connect: options.connect } : {}),
       ...(trace ? { trace } : {}),
     });
-    logger.info({ event: 'connect', portal: formatPortal(portal), ms: elapsed(started) }, 'connected');
+    emit(logger, 'info', { event: 'connect', portal: formatPortal(portal), ms: elapsed(started) }, 'connected');
     let machine: LoginMachine | undefined;
     try {
       machine = new LoginMachine({
@@ -131,7 +133,9 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
         ...(options.chap ? { chap: options.chap } : {}),
         ...(options.offer ? { offer: options.offer } : {}),
         onExchange: (x) =>
-          logger.debug(
+          emit(
+            logger,
+            'debug',
             { event: 'login-stage', stage: x.stage, received: loggableKeys(x.received), sent: loggableKeys(x.sent) },
             'login exchange',
           ),
@@ -145,7 +149,9 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
         }
         if (step.kind === 'redirect') {
           const target = parseTargetAddress(step.targetAddress).portal;
-          logger.info(
+          emit(
+            logger,
+            'info',
             { event: 'redirect', from: formatPortal(portal), to: formatPortal(target), permanent: step.permanent },
             'redirected',
           );
@@ -166,7 +172,9 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
           maxDataSegmentLength: maxRecvDataSegmentLength,
         });
         connection.encodeOptions = { headerDigest: headerDigest === 'CRC32C', dataDigest: dataDigest === 'CRC32C' };
-        logger.info(
+        emit(
+          logger,
+          'info',
           {
             event: 'login',
             portal: formatPortal(portal),
@@ -195,7 +203,9 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
       ) {
         throw new ChapSeven(err);
       }
-      logger.warn(
+      emit(
+        logger,
+        'warn',
         {
           event: 'login-failed',
           portal: formatPortal(portal),
