@@ -132,14 +132,36 @@ export type { LoggedIn, LoginOptions } from './session/initiator.js';
 export { DEFAULT_INITIATOR_NAME, login, logout, randomIsid, textExchange } from './session/initiator.js';
 export type { IscsiNameType } from './session/iscsi-name.js';
 export { ISCSI_NAME_MAX_BYTES, iscsiNameType, isIscsiName, validateIscsiName } from './session/iscsi-name.js';
-export type { KeyDefinition, ResultFunction } from './session/keys.js';
+export type {
+  BooleanField,
+  BooleanKeyDefinition,
+  KeyBase,
+  KeyDefinition,
+  KeyHandler,
+  KeyScope,
+  KeySenders,
+  KeyUse,
+  ListField,
+  ListKeyDefinition,
+  NumberField,
+  NumberKeyDefinition,
+  ObsoleteKeyDefinition,
+  ResultFunction,
+  TextKeyDefinition,
+} from './session/keys.js';
 export { isAuthenticationKey, isExtensionKey, KEYS, keyDefinition } from './session/keys.js';
 export type { LoginChap, LoginExchange, LoginMachineOptions, LoginResult, LoginStep } from './session/login.js';
 export { LoginMachine, Stage } from './session/login.js';
 export { loginStatusMessage, StatusClass } from './session/login-status.js';
 export type { NegotiationRole, NegotiationStage, NegotiatorOptions } from './session/negotiate.js';
 export { Negotiator } from './session/negotiate.js';
-export type { DigestName, LocalOffer, NegotiatedParameters, SessionType, TaskReportingValue } from './session/params.js';
+export type {
+  DigestName,
+  LocalOffer,
+  NegotiatedParameters,
+  SessionType,
+  TaskReportingValue,
+} from './session/params.js';
 export { DEFAULT_LOCAL_OFFER, DEFAULT_PARAMETERS } from './session/params.js';
-export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials } from './session/url.js';
+export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHeaderDigest } from './session/url.js';
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';

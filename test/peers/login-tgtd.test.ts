@@ -99,6 +99,11 @@ describePeers(['tgtd', 'tgtadm'], 'login and discovery against tgtd', () => {
     });
   }
 
+  it('SendTargets=<name> lists only that target', async () => {
+    const targets = await discover({ portal: `127.0.0.1:${tgtd!.port}`, sendTargets: IQN.chap });
+    expect(targets.map((t) => t.name)).toEqual([IQN.chap]);
+  });
+
   it('resolves host names: discovery through localhost', async () => {
     const targets = await discover({ portal: `localhost:${tgtd!.port}` });
     expect(targets.length).toBe(Object.keys(IQN).length);
