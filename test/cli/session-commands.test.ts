@@ -137,6 +137,19 @@ describePeers(['tgtd', 'tgtadm'], 'iscsi-ts discover / login', () => {
     expect(await runLogin(`127.0.0.1:${closed}`, { target: NOAUTH, timeout: 2000 }, io())).toBe(3);
   });
 
+  it('--chap-prompt asks for the missing secret without echoing it', () => {
+    const r = spawnSync('node', [BIN, 'login', portal, '--target', CHAPPED, '--chap-prompt'], {
+      encoding: 'utf8',
+      input: `${CHAP.secret}\n`,
+      env: { ...process.env, ISCSI_TS_CHAP_USER: CHAP.user },
+      timeout: 20_000,
+    });
+    printed.push(r.stdout, r.stderr);
+    expect(r.stderr).toContain(`CHAP secret for ${CHAP.user}: `);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/logged in to/);
+  });
+
   it('the installed binary runs discover and login', () => {
     const out = execFileSync('node', [BIN, 'discover', portal], { encoding: 'utf8' });
     expect(out).toContain(NOAUTH);
