@@ -269,3 +269,10 @@ export function checkAlgorithms(list: readonly number[]): readonly ChapAlgorithm
   }
   return out;
 }
+
+/** The error for a CHAP object used out of order (a programming error, not a peer's). */
+export function misuse(owner: string, firstStep: string, method: string, state: string): InvalidArgumentError {
+  if (state === 'failed') return new InvalidArgumentError(`${owner}.${method}() after the exchange failed`);
+  if (state === 'start') return new InvalidArgumentError(`${owner}.${method}() before ${firstStep}()`);
+  return new InvalidArgumentError(`${owner}.${method}() was already called`);
+}

@@ -12,7 +12,7 @@
  * bad options or calls out of order. No message contains a secret, a challenge or a response.
  * @module
  */
-import { AuthError, InvalidArgumentError } from '../errors.js';
+import { AuthError, type InvalidArgumentError } from '../errors.js';
 import type { TextPair } from '../pdu/text.js';
 import { formatBinary, isReservedValue, parseNumber, preview } from '../pdu/text-values.js';
 import type { ChapAlgorithmNumber } from './algorithms.js';
@@ -32,6 +32,7 @@ import {
   defaultWarning,
   drawChallenge,
   drawIdentifier,
+  misuse,
   parseChapBinary,
   parseIdentifier,
   readChapKeys,
@@ -276,10 +277,7 @@ export class ChapInitiator {
   }
 
   #misuse(method: string): InvalidArgumentError {
-    if (this.#state === 'failed')
-      return new InvalidArgumentError(`ChapInitiator.${method}() after the exchange failed`);
-    if (this.#state === 'start') return new InvalidArgumentError(`ChapInitiator.${method}() before respond()`);
-    return new InvalidArgumentError(`ChapInitiator.${method}() was already called`);
+    return misuse('ChapInitiator', 'respond', method, this.#state);
   }
 
   toString(): string {

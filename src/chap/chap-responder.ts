@@ -33,6 +33,7 @@ import {
   draw,
   drawChallenge,
   drawIdentifier,
+  misuse,
   parseChapBinary,
   parseIdentifier,
   readChapKeys,
@@ -272,10 +273,7 @@ export class ChapResponder {
   }
 
   #misuse(method: string): InvalidArgumentError {
-    if (this.#state === 'failed')
-      return new InvalidArgumentError(`ChapResponder.${method}() after the exchange failed`);
-    if (this.#state === 'start') return new InvalidArgumentError(`ChapResponder.${method}() before challenge()`);
-    return new InvalidArgumentError(`ChapResponder.${method}() was already called`);
+    return misuse('ChapResponder', 'challenge', method, this.#state);
   }
 
   toString(): string {

@@ -22,7 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from './peers.js';
-import { findTool, freePort, portFree, processIs, run, sleep, tail } from './peers.js';
+import { findTool, freePort, portFree, processIs, run, sleep, tail, waitExit } from './peers.js';
 
 /** CHAP credentials as tgtd stores them (an account). */
 export interface ChapAccount {
@@ -99,22 +99,6 @@ function bracket(host: string): string {
 /** Control number for an iSCSI port: tgtd accepts 0..32767, and the ephemeral range starts at 32768. */
 function controlFor(port: number): number {
   return port > 32767 ? port - 32768 : port;
-}
-
-/** Resolve when `child` has exited, or after `ms`; returns whether it exited. */
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
 }
 
 /** Whether a live tgtd process (other than a zombie) was started with `-C <control>`. */

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findTool, processIs, run, sleep, tail } from './peers.js';
+import { findTool, processIs, run, sleep, tail, waitExit } from './peers.js';
 
 /** Options of {@link startCapture}. */
 export interface CaptureOptions {
@@ -44,21 +44,6 @@ const READ_TIMEOUT_MS = 30_000;
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
 }
 
 /** Kill tshark's process group (tshark and its dumpcap); ignores a group that is already gone. */
