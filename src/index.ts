@@ -165,3 +165,5 @@ export type {
 export { DEFAULT_LOCAL_OFFER, DEFAULT_PARAMETERS } from './session/params.js';
 export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHeaderDigest } from './session/url.js';
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
+// Target side of login (the embedded target builds on it)
+export * from './target/login.js';

@@ -42,6 +42,8 @@ export type SessionEvent =
       readonly sent: readonly string[];
     }
   | { readonly event: 'chap-compat'; readonly chosen: number; readonly status: string }
+  /** A CHAP configuration warning (short secret, MD5 left out of the offer…); never contains a secret. */
+  | { readonly event: 'chap-warning'; readonly message: string }
   | { readonly event: 'redirect'; readonly from: string; readonly to: string; readonly permanent: boolean }
   | {
       readonly event: 'login';

@@ -130,7 +130,16 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
         ...(options.tsih ? { tsih: options.tsih } : {}),
         cmdSN: randomBytes(4).readUInt32BE(0),
         initiatorTaskTag: randomBytes(4).readUInt32BE(0) & 0x7fffffff,
-        ...(options.chap ? { chap: options.chap } : {}),
+        ...(options.chap
+          ? {
+              chap: {
+                // CHAP warnings go to the session's logger, not to process warnings.
+                onWarning: (message: string) =>
+                  emit(logger, 'warn', { event: 'chap-warning', message }, 'CHAP warning'),
+                ...options.chap,
+              },
+            }
+          : {}),
         ...(options.offer ? { offer: options.offer } : {}),
         onExchange: (x) =>
           emit(

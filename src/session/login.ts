@@ -111,7 +111,13 @@ export class LoginMachine {
     this.#o = options;
     this.#itt = options.initiatorTaskTag ?? 0;
     this.#cmdSN = options.cmdSN ?? 0;
-    this.#negotiator = new Negotiator({ role: 'initiator', sessionType: options.sessionType, local: options.offer });
+    // A connection joining a session (TSIH ≠ 0) offers no leading-only keys (§13, LO).
+    this.#negotiator = new Negotiator({
+      role: 'initiator',
+      sessionType: options.sessionType,
+      leadingConnection: (options.tsih ?? 0) === 0,
+      ...(options.offer ? { local: options.offer } : {}),
+    });
     this.#chap = options.chap && new ChapInitiator(options.chap);
     this.#stage = options.chap ? Stage.Security : Stage.Operational;
   }
