@@ -51,6 +51,10 @@ export const ErrorCode = {
   Aborted: 'ERR_ISCSI_ABORTED',
   /** The TCP connection failed or closed. */
   Connection: 'ERR_ISCSI_CONNECTION',
+  /** An iSCSI Boot Firmware Table (raw ACPI bytes or the kernel's sysfs tree) is malformed (see IbftError). */
+  Ibft: 'ERR_ISCSI_IBFT',
+  /** A dracut boot argument, udev ID_PATH / by-path name or udev database text is malformed (see BootConfigError). */
+  BootConfig: 'ERR_ISCSI_BOOT_CONFIG',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

@@ -167,3 +167,5 @@ export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHead
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
 // Target side of login (the embedded target builds on it)
 export * from './target/login.js';
+// iBFT firmware tables (stands alone)
+export * from './ibft/index.js';

@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
 import { runDecode } from './decode.js';
+import { runIbft } from './ibft.js';
 import { runDiscover, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
@@ -72,6 +73,17 @@ sessionOptions(
 ).action(async (where: string, opts: SessionCliOptions) => {
   process.exitCode = await runLogin(where, opts, io);
 });
+
+program
+  .command('ibft')
+  .description('print the iSCSI Boot Firmware Table (CHAP secrets redacted)')
+  .argument('[file]', 'a raw table file, or the memory image for --source memory')
+  .option('--source <source>', 'acpi (/sys/firmware/acpi/tables), sysfs (/sys/firmware/ibft), memory, file')
+  .option('--json', 'the table as JSON', false)
+  .option('--show-secrets', 'print CHAP secrets', false)
+  .action((file: string | undefined, opts: { source?: string; json: boolean; showSecrets: boolean }) => {
+    process.exitCode = runIbft(file, opts, (line) => process.stdout.write(`${line}\n`));
+  });
 
 try {
   await program.parseAsync();
