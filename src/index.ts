@@ -169,3 +169,5 @@ export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
 export * from './target/login.js';
 // iBFT firmware tables (stands alone)
 export * from './ibft/index.js';
+export type { FirmwareLoginOptions, FirmwareLoginOutcome } from './session/firmware-login.js';
+export { loginFromFirmware } from './session/firmware-login.js';
