@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
 import { runDecode } from './decode.js';
 import { runIbft } from './ibft.js';
-import { runDiscover, runLogin, type SessionCliOptions } from './session-commands.js';
+import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -68,9 +68,20 @@ sessionOptions(
   program
     .command('login')
     .description('log in to a target, print the negotiated parameters, log out')
-    .argument('<target>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
-    .option('-t, --target <iqn>', 'target name when a portal is given'),
-).action(async (where: string, opts: SessionCliOptions) => {
+    .argument('[target]', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
+    .option('-t, --target <iqn>', 'target name when a portal is given')
+    .option('--firmware', 'log in to every target of the iSCSI Boot Firmware Table instead', false)
+    .option('--ibft-file <file>', 'with --firmware: read the table from this file instead of the firmware'),
+).action(async (where: string | undefined, opts: SessionCliOptions & { firmware: boolean; ibftFile?: string }) => {
+  if (opts.firmware) {
+    process.exitCode = await runFirmwareLogin(opts, io);
+    return;
+  }
+  if (!where) {
+    io.err('iscsi-ts: login needs a target URL, a portal with --target, or --firmware');
+    process.exitCode = 1;
+    return;
+  }
   process.exitCode = await runLogin(where, opts, io);
 });
 

@@ -12,6 +12,7 @@ import {
   type Logger,
   LoginError,
   login,
+  loginFromFirmware,
   logout,
   NegotiationError,
   type Portal,
@@ -20,6 +21,7 @@ import {
   TimeoutError,
 } from '../index.js';
 import { gatherCredentials, type PartialCredentials } from './credentials.js';
+import { loadIbft } from './ibft.js';
 
 /** Exit codes of the session commands. */
 export const ExitCode = {
@@ -195,4 +197,34 @@ function report(err: unknown, io: Io): number {
   const e = err as IscsiError;
   io.err(`iscsi-ts: ${e.message} (${e.code})`);
   return exitCodeFor(err);
+}
+
+/** `iscsi-ts login --firmware`: logs in to every valid target of the iBFT, reports each, logs out. */
+export async function runFirmwareLogin(o: SessionCliOptions & { ibftFile?: string }, io: Io): Promise<number> {
+  const table = loadIbft(o.ibftFile, {});
+  if (!table) {
+    io.err('iscsi-ts: no iSCSI Boot Firmware Table found');
+    return ExitCode.Other;
+  }
+  const logger = makeLogger(o, io);
+  const outcomes = await loginFromFirmware(table, {
+    ...(logger ? { logger } : {}),
+    ...(o.timeout ? { connectTimeoutMs: o.timeout, stepTimeoutMs: o.timeout } : {}),
+  });
+  let code: number = ExitCode.Ok;
+  const report: object[] = [];
+  for (const outcome of outcomes) {
+    const name = outcome.target.name ?? `target ${outcome.target.index}`;
+    if (outcome.ok) {
+      report.push({ target: name, ok: true, portal: outcome.portal, lun: outcome.lun, tsih: outcome.session.tsih });
+      if (!o.json) io.out(`${name}: logged in (TSIH ${outcome.session.tsih}), logging out`);
+      await logout(outcome.session);
+    } else {
+      code = exitCodeFor(outcome.error);
+      report.push({ target: name, ok: false, code: outcome.error.code, message: outcome.error.message });
+      if (!o.json) io.out(`${name}: ${outcome.error.message} (${outcome.error.code})`);
+    }
+  }
+  if (o.json) io.out(JSON.stringify(report, null, 2));
+  return code;
 }

@@ -19,6 +19,7 @@ describePeers(['tgtd', 'tgtadm'], 'login from an iBFT table', () => {
 
   beforeAll(async () => {
     tgtd = await startTgtd({
+      portal: 'both',
       targets: [
         { iqn: IQN.plain, luns: [{ sizeBytes: 1 << 20 }] },
         { iqn: IQN.mutual, luns: [{ sizeBytes: 1 << 20 }], chap: CHAP, mutual: REVERSE },
@@ -91,6 +92,60 @@ describePeers(['tgtd', 'tgtadm'], 'login from an iBFT table', () => {
       if (!o.ok) continue;
       expect(o.lun).toBe(1);
       await logout(o.session);
+    }
+  });
+
+  it('iscsi-ts login --firmware --ibft-file does the same from the command line', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { runFirmwareLogin } = await import('../../src/cli/session-commands.js');
+    const dir = mkdtempSync(join(tmpdir(), 'iscsi-ts-fw-'));
+    try {
+      const file = join(dir, 'ibft.bin');
+      writeFileSync(
+        file,
+        writeIbft({
+          signature: 'iBFT',
+          oemId: 'TEST',
+          oemTableId: 'FWCLI',
+          controlFlags: 0,
+          nics: [],
+          targets: [
+            {
+              index: 0,
+              valid: true,
+              bootSelected: true,
+              radiusChap: false,
+              radiusReverseChap: false,
+              reservedFlags: 0,
+              ip: '::1',
+              port: tgtd!.port,
+              lun: 1n << 48n,
+              chapType: 0,
+              nicIndex: 0,
+              name: IQN.plain,
+            },
+          ],
+        }),
+      );
+      const out: string[] = [];
+      const code = await runFirmwareLogin(
+        { ibftFile: file, json: true },
+        { out: (l) => out.push(l), err: () => {}, env: {} },
+      );
+      expect(code).toBe(0);
+      expect(JSON.parse(out.join('\n'))).toEqual([
+        {
+          target: IQN.plain,
+          ok: true,
+          portal: { host: '::1', port: tgtd!.port, family: 6 },
+          lun: 1,
+          tsih: expect.any(Number),
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
