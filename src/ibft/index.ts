@@ -4,6 +4,9 @@
  * @module
  */
 export { addressFromBytes, addressToBytes, normaliseAddress } from './address.js';
+// Boot configuration: dracut arguments, udev identification, the disks of a running system.
+export { BootConfigError } from './boot-error.js';
+export * from './dracut.js';
 export { IbftError } from './errors.js';
 export {
   findIbftInMemory,
@@ -36,4 +39,7 @@ export {
 } from './model.js';
 export { parseIbft } from './parse-acpi.js';
 export { parseSysfsLun, readIbftSysfs } from './sysfs.js';
+export * from './sysfs-disks.js';
+export * from './udev.js';
+export type { HostFamily } from './values.js';
 export { type IbftWriteOptions, writeIbft } from './write-acpi.js';
