@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
+import { runBootArgs, runDisks } from './boot.js';
 import { runDecode } from './decode.js';
 import { runIbft } from './ibft.js';
 import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
@@ -94,6 +95,34 @@ program
   .option('--show-secrets', 'print CHAP secrets', false)
   .action((file: string | undefined, opts: { source?: string; json: boolean; showSecrets: boolean }) => {
     process.exitCode = runIbft(file, opts, (line) => process.stdout.write(`${line}\n`));
+  });
+
+program
+  .command('boot-args')
+  .description('dracut arguments (netroot=, rd.iscsi.*) for a target or the firmware targets; secrets redacted')
+  .argument('[url]', 'iscsi://[user%secret@]host[:port]/<iqn>/<lun>')
+  .option('--firmware', 'for the targets of the iSCSI Boot Firmware Table', false)
+  .option('--ibft-file <file>', 'with --firmware: a raw table file instead of the firmware')
+  .option('--initiator-name <iqn>', 'initiator name for rd.iscsi.initiator=')
+  .option('--show-secrets', 'write CHAP secrets (needed for the arguments to boot)', false)
+  .option('--json', 'arguments, dracut modules and packages as JSON', false)
+  .action(
+    (
+      url: string | undefined,
+      opts: { firmware: boolean; ibftFile?: string; initiatorName?: string; showSecrets: boolean; json: boolean },
+    ) => {
+      process.exitCode = runBootArgs(url, opts, (line) => process.stdout.write(`${line}\n`));
+    },
+  );
+
+program
+  .command('disks')
+  .description('the iSCSI disks of this system (kind, portal, target, LUN, session, by-path), from sysfs and udev')
+  .option('--udev-db <file>', 'the text of `udevadm info --export-db` instead of the live system')
+  .option('--sys-root <dir>', 'a sysfs tree to read instead of /sys')
+  .option('--json', 'as JSON', false)
+  .action(async (opts: { udevDb?: string; sysRoot?: string; json: boolean }) => {
+    process.exitCode = await runDisks(opts, (line) => process.stdout.write(`${line}\n`));
   });
 
 try {
