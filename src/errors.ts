@@ -55,6 +55,10 @@ export const ErrorCode = {
   Ibft: 'ERR_ISCSI_IBFT',
   /** A dracut boot argument, udev ID_PATH / by-path name or udev database text is malformed (see BootConfigError). */
   BootConfig: 'ERR_ISCSI_BOOT_CONFIG',
+  /** A SCSI command ended with a status other than GOOD or CONDITION MET (see ScsiError in src/scsi). */
+  Scsi: 'ERR_ISCSI_SCSI',
+  /** SCSI data (sense, INQUIRY/VPD, READ CAPACITY, REPORT LUNS, MODE SENSE data or a CDB) is malformed. */
+  ScsiData: 'ERR_ISCSI_SCSI_DATA',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

@@ -171,3 +171,5 @@ export * from './target/login.js';
 export * from './ibft/index.js';
 export type { FirmwareLoginOptions, FirmwareLoginOutcome } from './session/firmware-login.js';
 export { loginFromFirmware } from './session/firmware-login.js';
+// SCSI: CDB builders, data parsers, sense (no transport)
+export * from './scsi/index.js';
