@@ -27,6 +27,8 @@ export {
   Secret,
 } from './chap/chap.js';
 export * from './errors.js';
+// iBFT firmware tables (stands alone)
+export * from './ibft/index.js';
 export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
 export { AhsType } from './pdu/ahs.js';
 export { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, RESERVED_TAG } from './pdu/bhs.js';
@@ -113,6 +115,8 @@ export type { DecodeCaptureOptions, DecodedCapture, TracedPdu, TraceProblem } fr
 export { decodeCapture } from './pdu/trace-decode.js';
 export type * from './pdu/types.js';
 export { TaskAttribute } from './pdu/types.js';
+// SCSI: CDB builders, data parsers, sense (no transport)
+export * from './scsi/index.js';
 // Session: addresses, negotiation, login, discovery
 export type { Portal, PortalConnectOptions, PortalFamily, TargetAddress } from './session/address.js';
 export {
@@ -122,12 +126,17 @@ export {
   parsePortal,
   parseTargetAddress,
 } from './session/address.js';
-export type { ConnectionOptions, SocketFactory } from './session/connection.js';
+// Full Feature Phase: the session engine
+export type { CmdWindowState } from './session/cmd-window.js';
+export { CmdWindow } from './session/cmd-window.js';
+export type { ConnectionOptions, PduHandler, SocketFactory } from './session/connection.js';
 export { Connection } from './session/connection.js';
 export type { DiscoveredPortal, DiscoveredTarget, DiscoverOptions } from './session/discovery.js';
 export { discover, parseSendTargets } from './session/discovery.js';
 export type { Logger, SessionEvent } from './session/events.js';
 export { emit, loggableKeys, silentLogger } from './session/events.js';
+export type { FirmwareLoginOptions, FirmwareLoginOutcome } from './session/firmware-login.js';
+export { loginFromFirmware } from './session/firmware-login.js';
 export type { LoggedIn, LoginOptions } from './session/initiator.js';
 export { DEFAULT_INITIATOR_NAME, login, logout, randomIsid, textExchange } from './session/initiator.js';
 export type { IscsiNameType } from './session/iscsi-name.js';
@@ -163,13 +172,11 @@ export type {
   TaskReportingValue,
 } from './session/params.js';
 export { DEFAULT_LOCAL_OFFER, DEFAULT_PARAMETERS } from './session/params.js';
+export type { LogoutOptions, SessionOptions } from './session/session.js';
+export { Session } from './session/session.js';
+export type { ScsiRequest, ScsiResult } from './session/task.js';
+export { MAX_CDB_LENGTH } from './session/task.js';
 export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHeaderDigest } from './session/url.js';
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
 // Target side of login (the embedded target builds on it)
 export * from './target/login.js';
-// iBFT firmware tables (stands alone)
-export * from './ibft/index.js';
-export type { FirmwareLoginOptions, FirmwareLoginOutcome } from './session/firmware-login.js';
-export { loginFromFirmware } from './session/firmware-login.js';
-// SCSI: CDB builders, data parsers, sense (no transport)
-export * from './scsi/index.js';

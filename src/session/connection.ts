@@ -34,6 +34,17 @@ export interface ConnectionOptions {
   readonly trace?: PcapTrace;
 }
 
+/**
+ * Receives every PDU once the session is in the Full Feature Phase (see {@link Connection.setHandler}).
+ * `pdu.data` may be a view of a received socket chunk: copy what must outlive the call.
+ */
+export interface PduHandler {
+  /** One PDU from the target, in arrival order. A throw fails the connection with that error. */
+  onPdu(pdu: Pdu): void;
+  /** The connection failed or was closed; called once, and no PDU follows. */
+  onClose(err: IscsiError): void;
+}
+
 /** An abort error with its code. */
 export function abortError(signal: AbortSignal): IscsiError {
   return new IscsiError(ErrorCode.Aborted, 'aborted', { cause: signal.reason });
@@ -50,6 +61,7 @@ export class Connection {
   readonly #trace: PcapWriter | undefined;
   #queue: Pdu[] = [];
   #waiter: { resolve: (p: Pdu) => void; reject: (e: unknown) => void } | undefined;
+  #handler: PduHandler | undefined;
   #failure: IscsiError | undefined;
 
   private constructor(socket: Socket, portal: Portal, trace: PcapTrace | undefined) {
@@ -99,14 +111,50 @@ export class Connection {
     });
   }
 
-  /** Sends one PDU (the only path to the socket). */
+  /** Sends one PDU (the only path to the socket, with {@link Connection.sendAll}). */
   send(pdu: Pdu): void {
+    this.sendAll([pdu]);
+  }
+
+  /** Sends PDUs in order in one corked write (a command and its unsolicited Data-Out, or one R2T's sequence). */
+  sendAll(pdus: readonly Pdu[]): void {
     if (this.#failure) throw this.#failure;
-    const parts = encodePdu(pdu, this.encodeOptions);
-    this.#trace?.record('initiator', parts);
+    // Encode everything first: a PDU that does not encode must not leave half a sequence on the wire.
+    const encoded = pdus.map((pdu) => encodePdu(pdu, this.encodeOptions));
     this.#socket.cork();
-    for (const p of parts) this.#socket.write(p);
+    for (const parts of encoded) {
+      this.#trace?.record('initiator', parts);
+      for (const p of parts) this.#socket.write(p);
+    }
     this.#socket.uncork();
+  }
+
+  /** The error the connection failed with, once it has failed or been closed. */
+  get failure(): IscsiError | undefined {
+    return this.#failure;
+  }
+
+  /**
+   * Switches to dispatch mode for the Full Feature Phase: every PDU goes to `handler` instead of the
+   * {@link Connection.receive} queue. PDUs already queued are handed over first, in order; if the connection has
+   * already failed, `handler.onClose` is called at once. `undefined` goes back to the queue.
+   */
+  setHandler(handler: PduHandler | undefined): void {
+    this.#handler = handler;
+    if (!handler) return;
+    const failedBefore = this.#failure;
+    const queued = this.#queue;
+    this.#queue = [];
+    try {
+      for (const pdu of queued) {
+        if (this.#failure !== failedBefore) break; // the handler closed the connection
+        handler.onPdu(pdu);
+      }
+    } catch (err) {
+      this.#fail(asIscsiError(err)); // calls handler.onClose unless the connection had failed before
+      this.#socket.destroy();
+    }
+    if (failedBefore) handler.onClose(failedBefore);
   }
 
   /** The next PDU from the target, or a typed error after `timeoutMs`, on abort, or when the connection fails. */
@@ -154,11 +202,14 @@ export class Connection {
       this.framer.push(chunk);
       for (let f = this.framer.next(); f; f = this.framer.next()) {
         this.#trace?.record('target', [f.wire]);
-        if (this.#waiter) this.#waiter.resolve(f.pdu);
+        if (this.#handler) this.#handler.onPdu(f.pdu);
+        else if (this.#waiter) this.#waiter.resolve(f.pdu);
         else this.#queue.push(f.pdu);
+        // The handler may have closed the connection: nothing more is delivered then.
+        if (this.#failure) return;
       }
     } catch (err) {
-      this.#fail(err as IscsiError);
+      this.#fail(asIscsiError(err));
       this.#socket.destroy();
     }
   }
@@ -174,5 +225,11 @@ export class Connection {
       }
     }
     this.#waiter?.reject(err);
+    this.#handler?.onClose(err);
   }
+}
+
+/** Errors from the framer are typed already; anything else (a bug in a handler) is wrapped with its cause. */
+function asIscsiError(err: unknown): IscsiError {
+  return err instanceof IscsiError ? err : new ConnectionError('PDU handler failed', { cause: err });
 }

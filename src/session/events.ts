@@ -30,7 +30,7 @@ export function loggableKeys(pairs: readonly TextPair[]): string[] {
   });
 }
 
-/** The structured events of a login, as passed to the logger (the `event` field names them). */
+/** The structured events of a login and a session, as passed to the logger (the `event` field names them). */
 export type SessionEvent =
   | { readonly event: 'connect'; readonly portal: string; readonly ms: number }
   | {
@@ -54,7 +54,41 @@ export type SessionEvent =
       readonly chapAlgorithm: number | undefined;
       readonly ms: number;
     }
-  | { readonly event: 'login-failed'; readonly portal: string; readonly code: string; readonly message: string };
+  | { readonly event: 'login-failed'; readonly portal: string; readonly code: string; readonly message: string }
+  /** A SCSI command the target completed (debug level): latency from `execute` and from sending, data bytes. */
+  | {
+      readonly event: 'command';
+      readonly itt: number;
+      readonly cmdSN: number;
+      /** CDB byte 0 (the SCSI operation code). */
+      readonly op: number;
+      readonly lun: string;
+      readonly response: number;
+      readonly status: number;
+      readonly bytesIn: number;
+      readonly bytesOut: number;
+      /** Milliseconds from `execute` to the result, and from sending the command. */
+      readonly ms: number;
+      readonly wireMs: number;
+    }
+  /** A SCSI command that ended without a result (timeout, abort, protocol error, connection loss). */
+  | {
+      readonly event: 'command-failed';
+      readonly itt: number | undefined;
+      readonly op: number;
+      readonly code: string;
+      readonly message: string;
+      readonly ms: number;
+    }
+  /** A target NOP-In; `answered` when it asked for a NOP-Out (TTT not 0xffffffff). */
+  | { readonly event: 'nop-in'; readonly ttt: number; readonly answered: boolean }
+  /** A Reject (§11.17) and the opcode and ITT of the PDU it rejected. */
+  | { readonly event: 'reject'; readonly reason: number; readonly opcode: number; readonly itt: number }
+  | { readonly event: 'async-message'; readonly asyncEvent: number; readonly asyncVCode: number }
+  /** A PDU the session could not route (unknown ITT, or a kind it does not handle yet); it was dropped. */
+  | { readonly event: 'unexpected-pdu'; readonly kind: string; readonly itt: number }
+  | { readonly event: 'logout'; readonly ms: number; readonly time2Wait: number; readonly time2Retain: number }
+  | { readonly event: 'session-closed'; readonly code: string; readonly message: string };
 
 /** Sends one event to the logger at `level`. */
 export function emit(logger: Logger, level: keyof Logger, event: SessionEvent, msg: string): void {

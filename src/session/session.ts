@@ -1,0 +1,380 @@
+/**
+ * The Full Feature Phase of a logged-in session on one connection (RFC 7143 §3.2, §4.2): SCSI commands with ITT
+ * allocation, the CmdSN window with queueing, a queue depth limit, reads and writes (task.ts), StatSN
+ * acknowledgement, answers to target NOP-Ins, Reject handling, per-command timeouts and aborts, and Logout.
+ *
+ * ```ts
+ * const session = new Session(await login({ portal, targetName }));
+ * const r = await session.execute({ lun: 1, cdb: read16Cdb, read: { length: 4096 } });
+ * await session.logout();
+ * ```
+ *
+ * Not handled yet: Task Management (a command given up by timeout or abort is only forgotten locally), the actions
+ * of Asynchronous Messages (they are logged), NOP-Out keepalive pings, ERL 0 reconnection, SNACK.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { ConnectionError, ErrorCode, InvalidArgumentError, IscsiError, ProtocolError } from '../errors.js';
+import { Opcode } from '../pdu/opcodes.js';
+import { serialAdd, serialGt } from '../pdu/serial.js';
+import type { DataInPdu, LogoutResponsePdu, Pdu, R2tPdu, ScsiResponsePdu } from '../pdu/types.js';
+import type { Portal } from './address.js';
+import { CmdWindow, type CmdWindowState } from './cmd-window.js';
+import { abortError, type Connection } from './connection.js';
+import { RESERVED_TAG } from './data-out.js';
+import { emit, type Logger, type SessionEvent, silentLogger } from './events.js';
+import type { LoggedIn } from './initiator.js';
+import { nopOutAnswer } from './nop.js';
+import type { NegotiatedParameters } from './params.js';
+import { PendingReply } from './pending.js';
+import { readReject } from './reject.js';
+import { type ScsiRequest, type ScsiResult, Task } from './task.js';
+import { TaskTable } from './task-table.js';
+
+/** Options of a {@link Session}. */
+export interface SessionOptions {
+  /** Commands in flight at most (default 32); more wait in order. The target's CmdSN window may allow fewer. */
+  readonly queueDepth?: number;
+  readonly logger?: Logger;
+  /** Default per-command timeout in ms, queueing included (default 30 000; 0 = none). */
+  readonly commandTimeoutMs?: number;
+}
+
+/** Options of {@link Session.logout}. */
+export interface LogoutOptions {
+  /** Milliseconds to wait for the Logout Response once the request is sent (default 10 000). */
+  readonly timeoutMs?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A session in the Full Feature Phase; see the module documentation. */
+export class Session {
+  /** The negotiated operational parameters. */
+  readonly params: NegotiatedParameters;
+  /** The session identity: ISID (ours) and TSIH (the target's). */
+  readonly isid: number;
+  readonly tsih: number;
+  /** The portal the connection goes to (after redirects) and the target's name. */
+  readonly portal: Portal;
+  readonly targetName: string | undefined;
+  readonly #connection: Connection;
+  readonly #window: CmdWindow;
+  readonly #tasks: TaskTable;
+  /** Non-SCSI exchanges awaiting their reply, by ITT. */
+  readonly #replies = new Map<number, PendingReply<Pdu>>();
+  readonly #logger: Logger;
+  readonly #verbose: boolean;
+  readonly #queueDepth: number;
+  readonly #timeoutMs: number;
+  #expStatSN: number;
+  #state: 'open' | 'draining' | 'closed' = 'open';
+  #closing = false;
+  #failure: ConnectionError | undefined;
+  #idle: (() => void)[] = [];
+  #logoutDone: Promise<void> | undefined;
+
+  /**
+   * Takes over the connection of a login: from now on every PDU from the target goes to this session, so the
+   * `LoggedIn` object is not to be used with `textExchange` or `logout` any more. Only ErrorRecoveryLevel 0
+   * behaviour is implemented, whatever was negotiated.
+   * @throws {InvalidArgumentError} for a Discovery session or an out-of-range option.
+   */
+  constructor(loggedIn: LoggedIn, options: SessionOptions = {}) {
+    if (loggedIn.params.sessionType !== 'Normal') throw new InvalidArgumentError('a Discovery session has no LUNs');
+    const depth = options.queueDepth ?? 32;
+    if (!Number.isInteger(depth) || depth < 1) throw new InvalidArgumentError(`queue depth ${depth} out of range`);
+    this.#queueDepth = depth;
+    this.#timeoutMs = checkTimeout(options.commandTimeoutMs ?? 30_000);
+    this.#logger = options.logger ?? silentLogger;
+    this.#verbose = this.#logger !== silentLogger;
+    this.params = loggedIn.params;
+    this.isid = loggedIn.isid;
+    this.tsih = loggedIn.tsih;
+    this.portal = loggedIn.portal;
+    this.targetName = loggedIn.targetName;
+    this.#window = new CmdWindow(loggedIn);
+    this.#expStatSN = loggedIn.expStatSN;
+    this.#tasks = new TaskTable(randomBytes(4).readUInt32BE(0));
+    this.#connection = loggedIn.connection;
+    this.#connection.setHandler({ onPdu: (pdu) => this.#onPdu(pdu), onClose: (err) => this.#onClose(err) });
+  }
+
+  /** Commands sent and not completed. */
+  get inFlight(): number {
+    return this.#tasks.inFlight;
+  }
+
+  /** Commands waiting for a queue slot or for the CmdSN window to open. */
+  get queued(): number {
+    return this.#tasks.waiting;
+  }
+
+  /** The next CmdSN, and the target's ExpCmdSN and MaxCmdSN as last announced. */
+  get window(): CmdWindowState {
+    return { cmdSN: this.#window.cmdSN, expCmdSN: this.#window.expCmdSN, maxCmdSN: this.#window.maxCmdSN };
+  }
+
+  /** The ExpStatSN sent in every PDU: the last StatSN received + 1 (§4.2.2.2). */
+  get expStatSN(): number {
+    return this.#expStatSN;
+  }
+
+  /** True once the connection is closed (logout, {@link Session.close} or failure). */
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /**
+   * Executes one SCSI command. It waits (in order) while `queueDepth` commands are in flight or the target's CmdSN
+   * window is closed; immediate commands skip the window. Resolves with the target's result whatever the SCSI
+   * status: CHECK CONDITION comes back as `status` 2 with `sense`, for the caller to turn into an error.
+   *
+   * On timeout or abort the promise rejects (TimeoutError, or ERR_ISCSI_ABORTED) and the command is forgotten
+   * locally: later PDUs for it are dropped and its ITT is not reused, but nothing tells the target yet (ABORT TASK
+   * comes with Task Management), so an aborted write may still be carried out. A connection failure rejects every
+   * queued and outstanding command with ConnectionError; a Reject of the command, or a target that breaks the
+   * protocol for it (DataSN gap, data beyond the buffer), with ProtocolError.
+   * @throws {InvalidArgumentError} (as a rejection) for a malformed command.
+   */
+  execute(command: ScsiRequest): Promise<ScsiResult> {
+    let task: Task;
+    let timeoutMs: number;
+    try {
+      task = new Task(command);
+      timeoutMs = checkTimeout(command.timeoutMs ?? this.#timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#state !== 'open') {
+      return Promise.reject(this.#failure ?? new ConnectionError('the session is logging out'));
+    }
+    if (command.signal?.aborted) return Promise.reject(abortError(command.signal));
+    task.arm(timeoutMs, command.signal, (err) => this.#failTask(task, err, true));
+    this.#tasks.enqueue(task);
+    this.#pump();
+    return task.promise;
+  }
+
+  /**
+   * Logs out (close the session, §11.14): new commands are refused, queued and outstanding ones are waited for
+   * (each bounded by its own timeout), then a Logout Request goes out, and the connection is closed after the
+   * Logout Response or on error. Calling it again returns the same promise.
+   */
+  logout(options: LogoutOptions = {}): Promise<void> {
+    this.#logoutDone ??= this.#runLogout(checkTimeout(options.timeoutMs ?? 10_000));
+    return this.#logoutDone;
+  }
+
+  /** Closes the connection without logging out; queued and outstanding commands reject with ConnectionError. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#closing = true;
+    this.#connection.close(); // calls #onClose
+  }
+
+  async #runLogout(timeoutMs: number): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    this.#state = 'draining';
+    await new Promise<void>((resolve) => {
+      this.#idle.push(resolve);
+      this.#checkIdle();
+    });
+    if (this.#failure) throw this.#failure;
+    const started = performance.now();
+    const itt = this.#tasks.allocateItt(this.#replies);
+    const reply = new PendingReply<LogoutResponsePdu>('Logout Response', timeoutMs, () => this.#replies.delete(itt));
+    this.#replies.set(itt, reply as PendingReply<Pdu>);
+    let response: LogoutResponsePdu;
+    try {
+      // §11.14: immediate, so it carries the next CmdSN without taking it; CID 0 is the login's connection.
+      this.#connection.send({
+        kind: 'logout-request',
+        immediate: true,
+        reasonCode: 0,
+        initiatorTaskTag: itt,
+        cid: 0,
+        cmdSN: this.#window.cmdSN,
+        expStatSN: this.#expStatSN,
+        ahs: [],
+        data: EMPTY,
+      });
+      response = await reply.promise;
+    } finally {
+      this.close();
+    }
+    if (response.response !== 0) {
+      throw new IscsiError(ErrorCode.Login, `logout refused by the target (response ${response.response})`);
+    }
+    const { time2Wait, time2Retain } = response;
+    this.#emit('info', { event: 'logout', ms: round(performance.now() - started), time2Wait, time2Retain }, 'logout');
+  }
+
+  /** Sends commands while the queue depth and the CmdSN window allow; immediate commands first. */
+  #pump(): void {
+    while (this.#state !== 'closed') {
+      const task = this.#tasks.next(this.#window.open, this.#queueDepth);
+      if (!task) break;
+      const itt = this.#tasks.allocateItt(this.#replies);
+      const cmdSN = task.immediate ? this.#window.cmdSN : this.#window.take();
+      try {
+        const pdus = task.start(itt, cmdSN, this.#expStatSN, this.params);
+        this.#tasks.activate(task);
+        this.#connection.sendAll(pdus);
+      } catch (err) {
+        if (this.#connection.failure) return; // #onClose has failed every task, this one included
+        if (!task.immediate) this.#window.untake(); // a CmdSN never sent would stall all later ones (§3.2.2.1)
+        this.#failTask(task, asIscsiError(err), false);
+      }
+    }
+    this.#checkIdle();
+  }
+
+  #onPdu(pdu: Pdu): void {
+    // §4.2.2.1: every target PDU that carries ExpCmdSN and MaxCmdSN updates the window.
+    const grew = 'maxCmdSN' in pdu && this.#window.update(pdu.expCmdSN, pdu.maxCmdSN);
+    switch (pdu.kind) {
+      case 'data-in':
+        if (pdu.statusPresent) this.#acknowledge(pdu.statSN); // StatSN is valid only with S (§11.7.4)
+        this.#toTask(pdu, pdu.statusPresent, (task) => task.onDataIn(pdu));
+        break;
+      case 'r2t':
+        // The R2T's StatSN is the next one, not a status to acknowledge (§11.8).
+        this.#toTask(pdu, false, (task) => {
+          this.#connection.sendAll(task.onR2t(pdu, this.#expStatSN, this.params));
+          return undefined;
+        });
+        break;
+      case 'scsi-response':
+        this.#acknowledge(pdu.statSN);
+        this.#toTask(pdu, true, (task) => task.onResponse(pdu));
+        break;
+      case 'nop-in': {
+        if (pdu.initiatorTaskTag !== RESERVED_TAG) {
+          this.#acknowledge(pdu.statSN); // the answer to a NOP-Out ping; this session sends none yet
+          this.#unexpected(pdu);
+          break;
+        }
+        // An unsolicited NOP-In's StatSN is the next one, not a status to acknowledge (§11.19).
+        const answer = nopOutAnswer(pdu, this.#window.cmdSN, this.#expStatSN);
+        if (answer) this.#connection.send(answer);
+        this.#emit('debug', { event: 'nop-in', ttt: pdu.targetTransferTag, answered: answer !== undefined }, 'NOP-In');
+        break;
+      }
+      case 'reject': {
+        // Like open-iscsi, the StatSN of a Reject is not taken as a status to acknowledge.
+        const { opcode, initiatorTaskTag: itt, error } = readReject(pdu);
+        this.#emit('warn', { event: 'reject', reason: pdu.reason, opcode, itt }, error.message);
+        const task = opcode === Opcode.ScsiCommand || opcode === Opcode.DataOut ? this.#tasks.get(itt) : undefined;
+        // A rejected command never reached the task set; after a rejected Data-Out the target still holds the task.
+        if (task) this.#failTask(task, error, opcode === Opcode.DataOut);
+        else this.#replies.get(itt)?.settle(error);
+        break;
+      }
+      case 'logout-response':
+        this.#acknowledge(pdu.statSN);
+        this.#toReply(pdu);
+        break;
+      case 'async-message':
+        this.#acknowledge(pdu.statSN);
+        this.#emit('info', { event: 'async-message', asyncEvent: pdu.asyncEvent, asyncVCode: pdu.asyncVCode }, 'async');
+        break;
+      default:
+        this.#unexpected(pdu);
+    }
+    if (grew) this.#pump();
+  }
+
+  /** ExpStatSN = StatSN + 1, moving forward only (§4.2.2.2). */
+  #acknowledge(statSN: number): void {
+    const next = serialAdd(statSN, 1);
+    if (serialGt(next, this.#expStatSN)) this.#expStatSN = next;
+  }
+
+  #toTask(pdu: DataInPdu | R2tPdu | ScsiResponsePdu, final: boolean, handle: (t: Task) => ScsiResult | undefined) {
+    const itt = pdu.initiatorTaskTag;
+    const task = this.#tasks.get(itt);
+    if (!task) {
+      if (!this.#tasks.dropStale(itt, final)) this.#unexpected(pdu);
+      return;
+    }
+    let result: ScsiResult | undefined;
+    try {
+      result = handle(task);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err; // a failed send fails the connection, and so every task
+      this.#failTask(task, err, !final);
+      return;
+    }
+    if (!result) return;
+    this.#tasks.remove(task, false);
+    task.finish(result);
+    if (this.#verbose) this.#emit('debug', task.event(result), 'SCSI command done');
+    this.#pump();
+  }
+
+  #toReply(pdu: Pdu): void {
+    const reply = this.#replies.get(pdu.initiatorTaskTag);
+    if (reply) reply.settle(pdu);
+    else this.#unexpected(pdu);
+  }
+
+  /** Ends a task with an error; `targetMayAnswer` keeps its ITT reserved so late PDUs are recognised and dropped. */
+  #failTask(task: Task, err: IscsiError, targetMayAnswer: boolean): void {
+    if (task.state === 'done') return;
+    this.#tasks.remove(task, targetMayAnswer);
+    task.fail(err);
+    if (this.#verbose) this.#emit('debug', task.failureEvent(err), 'SCSI command failed');
+    this.#pump();
+  }
+
+  #onClose(err: IscsiError): void {
+    if (this.#failure) return;
+    const failure =
+      err instanceof ConnectionError ? err : new ConnectionError(`connection failed: ${err.message}`, { cause: err });
+    this.#failure = failure;
+    this.#state = 'closed';
+    for (const task of this.#tasks.clear()) {
+      if (task.fail(failure) && this.#verbose) this.#emit('debug', task.failureEvent(failure), 'SCSI command failed');
+    }
+    for (const reply of [...this.#replies.values()]) reply.settle(failure);
+    this.#checkIdle();
+    if (!this.#closing) {
+      this.#emit('warn', { event: 'session-closed', code: err.code, message: err.message }, 'session closed');
+    }
+  }
+
+  /** Wakes {@link Session.logout} once nothing is queued or in flight (or the session closed). */
+  #checkIdle(): void {
+    if (this.#idle.length === 0) return;
+    if (this.#state !== 'closed' && (this.#tasks.inFlight > 0 || this.#tasks.waiting > 0)) return;
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const wake of waiting) wake();
+  }
+
+  #unexpected(pdu: Pdu): void {
+    this.#emit('warn', { event: 'unexpected-pdu', kind: pdu.kind, itt: pdu.initiatorTaskTag }, 'PDU dropped');
+  }
+
+  #emit(level: keyof Logger, event: SessionEvent, msg: string): void {
+    emit(this.#logger, level, event, msg);
+  }
+}
+
+function checkTimeout(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) throw new InvalidArgumentError(`timeout ${ms} out of range`);
+  return ms;
+}
+
+/** Anything but a typed error here is a command that could not be started (e.g. no memory for its buffer). */
+function asIscsiError(err: unknown): IscsiError {
+  return err instanceof IscsiError
+    ? err
+    : new IscsiError(ErrorCode.InvalidArgument, 'the command could not be started', { cause: err });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
