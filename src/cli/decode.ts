@@ -53,8 +53,7 @@ function toLine(t: TracedPdu): string {
       if (p.kind === 'login-response')
         parts.push(`status=0x${((p.statusClass << 8) | p.statusDetail).toString(16).padStart(4, '0')}`);
     }
-    if (p.kind === 'scsi-command')
-      parts.push(`${scsiCommandName(p.cdb)} CDB ${Buffer.from(p.cdb).toString('hex')}`);
+    if (p.kind === 'scsi-command') parts.push(`${scsiCommandName(p.cdb)} CDB ${Buffer.from(p.cdb).toString('hex')}`);
     if (p.kind === 'scsi-response') parts.push(`status=0x${p.status.toString(16)} ${scsiStatusName(p.status)}`);
     parts.push(`DSL=${p.data.length}`);
   }

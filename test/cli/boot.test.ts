@@ -21,13 +21,19 @@ describe('iscsi-ts boot-args', () => {
     const shown = capture();
     runBootArgs(url, { showSecrets: true, initiatorName: 'iqn.2024-01.example:host' }, shown.out);
     const parsed = parseBootArgs(shown.lines[0]!);
-    expect(parsed.targets[0]).toMatchObject({ targetName: 'iqn.2024-01.example:disk1', lun: 1, portal: { host: 'fd00::10', port: 3261 } });
+    expect(parsed.targets[0]).toMatchObject({
+      targetName: 'iqn.2024-01.example:disk1',
+      lun: 1,
+      portal: { host: 'fd00::10', port: 3261 },
+    });
     expect(parsed.initiatorName).toBe('iqn.2024-01.example:host');
   });
 
   it('--firmware gives rd.iscsi.firmware=1 and the table initiator name', () => {
     const c = capture();
-    expect(runBootArgs(undefined, { firmware: true, ibftFile: `${fixtures}ibft/sample-c.bin`, json: true }, c.out)).toBe(0);
+    expect(
+      runBootArgs(undefined, { firmware: true, ibftFile: `${fixtures}ibft/sample-c.bin`, json: true }, c.out),
+    ).toBe(0);
     const json = JSON.parse(c.lines.join('\n')) as { args: string[]; dracutModules: string[] };
     expect(json.args).toContain('rd.iscsi.firmware=1');
     expect(json.args).toContain('rd.iscsi.initiator=iqn.2024-01.org.example:host6');
