@@ -5,6 +5,10 @@
  * @packageDocumentation
  */
 
+// Block devices over iSCSI
+export type { BlockDevice, LunLocation, OpenLunOptions } from './block/device.js';
+export { MAX_TRANSFER_BYTES, openLun } from './block/device.js';
+export type { ReadStreamOptions, WriteStreamOptions } from './block/streams.js';
 // CHAP (RFC 1994, RFC 7143 §12.1.3)
 export type {
   ChapAlgorithmNumber,
@@ -126,6 +130,8 @@ export {
   parsePortal,
   parseTargetAddress,
 } from './session/address.js';
+export type { AsyncAction, AsyncMessage } from './session/async-event.js';
+export { AsyncEvent, readAsyncMessage } from './session/async-event.js';
 // Full Feature Phase: the session engine
 export type { CmdWindowState } from './session/cmd-window.js';
 export { CmdWindow } from './session/cmd-window.js';
@@ -176,6 +182,8 @@ export type { LogoutOptions, SessionOptions } from './session/session.js';
 export { Session } from './session/session.js';
 export type { ScsiRequest, ScsiResult } from './session/task.js';
 export { MAX_CDB_LENGTH } from './session/task.js';
+export type { TmfFunctionCode } from './session/tmf.js';
+export { TaskAbortedError, TMF_FUNCTION_NAMES, TMF_RESPONSE_NAMES, TmfFunction, TmfResponse } from './session/tmf.js';
 export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHeaderDigest } from './session/url.js';
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
 // Target side of login (the embedded target builds on it)

@@ -8,6 +8,7 @@ import { IscsiError } from '../index.js';
 import { runBootArgs, runDisks } from './boot.js';
 import { runDecode } from './decode.js';
 import { runIbft } from './ibft.js';
+import { type BinaryIo, runCat, runDd, runInq, runLs, runReadcap } from './io-commands.js';
 import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
@@ -84,6 +85,82 @@ sessionOptions(
     return;
   }
   process.exitCode = await runLogin(where, opts, io);
+});
+
+/** A byte count with an optional binary suffix (k, M, G), as dd takes it. */
+function byteCount(value: string): number {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(value);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()];
+  const n = m && unit ? Number(m[1]) * unit : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('a positive byte count (suffix k, M or G)');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('a non-negative integer');
+  return n;
+}
+
+function pageCode(value: string): number {
+  const n = Number(value);
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(value) || n > 0xff) throw new InvalidArgumentError('a VPD page code, 0-255');
+  return n;
+}
+
+const binaryIo: BinaryIo = {
+  ...io,
+  stdout: process.stdout,
+  ...(process.stderr.isTTY ? { progress: (text: string) => process.stderr.write(text) } : {}),
+};
+
+sessionOptions(
+  program
+    .command('ls')
+    .description('list the targets behind a portal and their LUNs: type, size, vendor, product (like iscsi-ls -s)')
+    .argument('<portal>', 'host[:port], [v6]:port, or an iscsi:// URL'),
+).action(async (where: string, opts: SessionCliOptions) => {
+  process.exitCode = await runLs(where, opts, io);
+});
+
+sessionOptions(
+  program
+    .command('inq')
+    .description('print the standard INQUIRY data of a LUN, or a VPD page')
+    .argument('<url>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>')
+    .option('--page <n>', 'VPD page code (e.g. 0, 0x80, 0x83, 0xb0)', pageCode),
+).action(async (url: string, opts: SessionCliOptions & { page?: number }) => {
+  process.exitCode = await runInq(url, opts, io);
+});
+
+sessionOptions(
+  program
+    .command('readcap')
+    .description('print the capacity of a LUN (READ CAPACITY(16))')
+    .argument('<url>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>'),
+).action(async (url: string, opts: SessionCliOptions) => {
+  process.exitCode = await runReadcap(url, opts, io);
+});
+
+sessionOptions(
+  program
+    .command('cat')
+    .description('write the whole LUN to stdout')
+    .argument('<url>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>'),
+).action(async (url: string, opts: SessionCliOptions) => {
+  process.exitCode = await runCat(url, opts, binaryIo);
+});
+
+sessionOptions(
+  program
+    .command('dd')
+    .description('copy between iSCSI LUNs and files; progress on stderr when it is a terminal')
+    .requiredOption('--if <input>', 'an iscsi:// URL or a file')
+    .requiredOption('--of <output>', 'an iscsi:// URL or a file')
+    .option('--bs <bytes>', 'block size in bytes, suffix k, M or G (default 1M)', byteCount)
+    .option('--count <n>', 'copy only this many blocks of --bs', count),
+).action(async (opts: SessionCliOptions & { if: string; of: string; bs?: number; count?: number }) => {
+  process.exitCode = await runDd(opts, binaryIo);
 });
 
 program

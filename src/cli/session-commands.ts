@@ -85,7 +85,11 @@ function makeLogger(o: SessionCliOptions, io: Io): Logger | undefined {
   return undefined;
 }
 
-async function common(where: string, o: SessionCliOptions, io: Io) {
+/**
+ * Login options for a portal or iscsi:// URL and the CLI options: credentials from every source, logger, trace
+ * file. `close` closes the trace file.
+ */
+export async function common(where: string, o: SessionCliOptions, io: Io) {
   let portal: string | Portal = where;
   let targetName = o.target;
   let fromUrl: PartialCredentials | undefined;
@@ -192,7 +196,8 @@ export async function runLogin(where: string, o: SessionCliOptions, io: Io): Pro
   }
 }
 
-function report(err: unknown, io: Io): number {
+/** Prints a typed error on stderr and returns its exit code; anything else is rethrown. */
+export function report(err: unknown, io: Io): number {
   if (!(err instanceof IscsiErrorClass)) throw err;
   const e = err as IscsiError;
   io.err(`iscsi-ts: ${e.message} (${e.code})`);

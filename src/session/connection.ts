@@ -191,9 +191,12 @@ export class Connection {
     });
   }
 
-  /** Closes the connection and the trace. */
-  close(): void {
-    this.#fail(new ConnectionError(`connection to ${formatPortal(this.portal)} closed by us`));
+  /**
+   * Closes the connection and the trace. `reason` is the error the handler's `onClose` (and every later send) gets;
+   * by default a ConnectionError saying we closed it.
+   */
+  close(reason?: IscsiError): void {
+    this.#fail(reason ?? new ConnectionError(`connection to ${formatPortal(this.portal)} closed by us`));
     this.#socket.destroy();
   }
 

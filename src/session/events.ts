@@ -84,7 +84,38 @@ export type SessionEvent =
   | { readonly event: 'nop-in'; readonly ttt: number; readonly answered: boolean }
   /** A Reject (§11.17) and the opcode and ITT of the PDU it rejected. */
   | { readonly event: 'reject'; readonly reason: number; readonly opcode: number; readonly itt: number }
-  | { readonly event: 'async-message'; readonly asyncEvent: number; readonly asyncVCode: number }
+  /**
+   * An Asynchronous Message (§11.9): `name` of the AsyncEvent, the LUN, the parameters that matter for it, and for
+   * a SCSI event the sense key / ASC / ASCQ of its sense data (or why it did not parse).
+   */
+  | {
+      readonly event: 'async-message';
+      readonly asyncEvent: number;
+      readonly asyncVCode: number;
+      readonly name?: string;
+      readonly lun?: string;
+      readonly parameter1?: number;
+      readonly parameter2?: number;
+      readonly parameter3?: number;
+      readonly senseKey?: number;
+      readonly asc?: number;
+      readonly ascq?: number;
+      readonly senseError?: string;
+    }
+  /** A Task Management Function and the target's response code (§11.6.1), or the error it ended with. */
+  | {
+      readonly event: 'tmf';
+      readonly function: number;
+      readonly lun: string;
+      readonly referencedTaskTag: number;
+      readonly response: number | undefined;
+      /** Commands failed with TaskAbortedError because of it. */
+      readonly aborted: number;
+      readonly ms: number;
+      readonly code?: string;
+    }
+  /** A NOP-Out ping answered by its NOP-In. */
+  | { readonly event: 'ping'; readonly ms: number }
   /** A PDU the session could not route (unknown ITT, or a kind it does not handle yet); it was dropped. */
   | { readonly event: 'unexpected-pdu'; readonly kind: string; readonly itt: number }
   | { readonly event: 'logout'; readonly ms: number; readonly time2Wait: number; readonly time2Retain: number }

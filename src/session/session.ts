@@ -1,7 +1,9 @@
 /**
  * The Full Feature Phase of a logged-in session on one connection (RFC 7143 §3.2, §4.2): SCSI commands with ITT
  * allocation, the CmdSN window with queueing, a queue depth limit, reads and writes (task.ts), StatSN
- * acknowledgement, answers to target NOP-Ins, Reject handling, per-command timeouts and aborts, and Logout.
+ * acknowledgement, answers to target NOP-Ins, NOP-Out pings and the idle keepalive (keepalive.ts), Task Management
+ * (tmf.ts), the actions of Asynchronous Messages (async-event.ts), Reject handling, per-command timeouts and aborts,
+ * and Logout.
  *
  * ```ts
  * const session = new Session(await login({ portal, targetName }));
@@ -9,27 +11,45 @@
  * await session.logout();
  * ```
  *
- * Not handled yet: Task Management (a command given up by timeout or abort is only forgotten locally), the actions
- * of Asynchronous Messages (they are logged), NOP-Out keepalive pings, ERL 0 reconnection, SNACK.
+ * Not handled yet: ERL 0 reconnection, SNACK, the Text renegotiation an Asynchronous Message may ask for.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { ConnectionError, ErrorCode, InvalidArgumentError, IscsiError, ProtocolError } from '../errors.js';
+import { formatLun, lunFromNumber, lunToNumber } from '../pdu/lun.js';
 import { Opcode } from '../pdu/opcodes.js';
 import { serialAdd, serialGt } from '../pdu/serial.js';
-import type { DataInPdu, LogoutResponsePdu, Pdu, R2tPdu, ScsiResponsePdu } from '../pdu/types.js';
+import type {
+  DataInPdu,
+  LogoutResponsePdu,
+  NopInPdu,
+  Pdu,
+  R2tPdu,
+  ScsiResponsePdu,
+  TaskManagementResponsePdu,
+} from '../pdu/types.js';
 import type { Portal } from './address.js';
+import { type AsyncAction, readAsyncMessage } from './async-event.js';
 import { CmdWindow, type CmdWindowState } from './cmd-window.js';
 import { abortError, type Connection } from './connection.js';
 import { RESERVED_TAG } from './data-out.js';
 import { emit, type Logger, type SessionEvent, silentLogger } from './events.js';
 import type { LoggedIn } from './initiator.js';
+import { Keepalive } from './keepalive.js';
 import { nopOutAnswer } from './nop.js';
 import type { NegotiatedParameters } from './params.js';
 import { PendingReply } from './pending.js';
 import { readReject } from './reject.js';
 import { type ScsiRequest, type ScsiResult, Task } from './task.js';
 import { TaskTable } from './task-table.js';
+import {
+  TaskAbortedError,
+  TMF_RESPONSE_NAMES,
+  TmfFunction,
+  type TmfFunctionCode,
+  tmfCleared,
+  tmfRequest,
+} from './tmf.js';
 
 /** Options of a {@link Session}. */
 export interface SessionOptions {
@@ -38,6 +58,20 @@ export interface SessionOptions {
   readonly logger?: Logger;
   /** Default per-command timeout in ms, queueing included (default 30 000; 0 = none). */
   readonly commandTimeoutMs?: number;
+  /** Milliseconds without any PDU from the target before a NOP-Out ping (default 15 000; 0 = no keepalive). */
+  readonly keepaliveMs?: number;
+  /**
+   * Milliseconds a keepalive ping may wait for its NOP-In before the connection is declared dead (default 10 000);
+   * also the default timeout of {@link Session.ping}.
+   */
+  readonly keepaliveTimeoutMs?: number;
+  /** Milliseconds to wait for a Task Management Function Response (default 30 000; 0 = none). */
+  readonly tmfTimeoutMs?: number;
+  /**
+   * When a command already sent times out or its signal aborts, also send ABORT TASK for it (best effort; default
+   * false: the command is only forgotten locally, and the target may still carry it out).
+   */
+  readonly abortOnCancel?: boolean;
 }
 
 /** Options of {@link Session.logout}. */
@@ -68,6 +102,10 @@ export class Session {
   readonly #verbose: boolean;
   readonly #queueDepth: number;
   readonly #timeoutMs: number;
+  readonly #tmfTimeoutMs: number;
+  readonly #pingTimeoutMs: number;
+  readonly #abortOnCancel: boolean;
+  readonly #keepalive: Keepalive;
   #expStatSN: number;
   #state: 'open' | 'draining' | 'closed' = 'open';
   #closing = false;
@@ -87,6 +125,10 @@ export class Session {
     if (!Number.isInteger(depth) || depth < 1) throw new InvalidArgumentError(`queue depth ${depth} out of range`);
     this.#queueDepth = depth;
     this.#timeoutMs = checkTimeout(options.commandTimeoutMs ?? 30_000);
+    this.#tmfTimeoutMs = checkTimeout(options.tmfTimeoutMs ?? 30_000);
+    const keepaliveMs = checkTimeout(options.keepaliveMs ?? 15_000);
+    this.#pingTimeoutMs = checkTimeout(options.keepaliveTimeoutMs ?? 10_000);
+    this.#abortOnCancel = options.abortOnCancel ?? false;
     this.#logger = options.logger ?? silentLogger;
     this.#verbose = this.#logger !== silentLogger;
     this.params = loggedIn.params;
@@ -98,6 +140,10 @@ export class Session {
     this.#expStatSN = loggedIn.expStatSN;
     this.#tasks = new TaskTable(randomBytes(4).readUInt32BE(0));
     this.#connection = loggedIn.connection;
+    this.#keepalive = new Keepalive(keepaliveMs, this.#pingTimeoutMs, {
+      ping: (ms) => this.ping(ms),
+      dead: (err) => this.#connection.close(err), // #onClose fails everything and logs session-closed
+    });
     this.#connection.setHandler({ onPdu: (pdu) => this.#onPdu(pdu), onClose: (err) => this.#onClose(err) });
   }
 
@@ -132,8 +178,10 @@ export class Session {
    * status: CHECK CONDITION comes back as `status` 2 with `sense`, for the caller to turn into an error.
    *
    * On timeout or abort the promise rejects (TimeoutError, or ERR_ISCSI_ABORTED) and the command is forgotten
-   * locally: later PDUs for it are dropped and its ITT is not reused, but nothing tells the target yet (ABORT TASK
-   * comes with Task Management), so an aborted write may still be carried out. A connection failure rejects every
+   * locally: later PDUs for it are dropped and its ITT is not reused; unless the `abortOnCancel` option is set
+   * (then ABORT TASK goes out), nothing tells the target, so an aborted write may still be carried out. A task
+   * management function ({@link Session.abortTask} …) rejects the commands it aborted with TaskAbortedError
+   * (ERR_ISCSI_ABORTED). A connection failure rejects every
    * queued and outstanding command with ConnectionError; a Reject of the command, or a target that breaks the
    * protocol for it (DataSN gap, data beyond the buffer), with ProtocolError.
    * @throws {InvalidArgumentError} (as a rejection) for a malformed command.
@@ -151,7 +199,7 @@ export class Session {
       return Promise.reject(this.#failure ?? new ConnectionError('the session is logging out'));
     }
     if (command.signal?.aborted) return Promise.reject(abortError(command.signal));
-    task.arm(timeoutMs, command.signal, (err) => this.#failTask(task, err, true));
+    task.arm(timeoutMs, command.signal, (err) => this.#cancel(task, err));
     this.#tasks.enqueue(task);
     this.#pump();
     return task.promise;
@@ -172,6 +220,184 @@ export class Session {
     if (this.#state === 'closed') return;
     this.#closing = true;
     this.#connection.close(); // calls #onClose
+  }
+
+  /**
+   * Sends a NOP-Out ping (§11.18: a fresh ITT, TTT 0xffffffff, immediate) and resolves with the round trip in ms
+   * once its NOP-In arrives.
+   * @param timeoutMs - default: the `keepaliveTimeoutMs` option
+   * @throws {TimeoutError} (as a rejection) when no NOP-In comes in time; ConnectionError when the session is closed
+   */
+  ping(timeoutMs: number = this.#pingTimeoutMs): Promise<number> {
+    if (this.#state === 'closed') return Promise.reject(this.#failure ?? new ConnectionError('the session is closed'));
+    try {
+      checkTimeout(timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const itt = this.#tasks.allocateItt(this.#replies);
+    const reply = new PendingReply<NopInPdu>('NOP-In', timeoutMs, () => this.#replies.delete(itt));
+    this.#replies.set(itt, reply as PendingReply<Pdu>);
+    const started = performance.now();
+    try {
+      this.#connection.send({
+        kind: 'nop-out',
+        immediate: true,
+        lun: 0n,
+        initiatorTaskTag: itt,
+        targetTransferTag: RESERVED_TAG,
+        cmdSN: this.#window.cmdSN, // immediate: carried, not taken (§3.2.2.1)
+        expStatSN: this.#expStatSN,
+        ahs: [],
+        data: EMPTY,
+      });
+    } catch (err) {
+      reply.settle(asIscsiError(err));
+    }
+    return reply.promise.then(() => {
+      const ms = round(performance.now() - started);
+      this.#emit('debug', { event: 'ping', ms }, 'NOP-In');
+      return ms;
+    });
+  }
+
+  /**
+   * ABORT TASK (§11.5.1) for a command of this session, given by the promise {@link Session.execute} returned or by
+   * its ITT. A command still waiting to be sent is removed and rejected at once (response 0, nothing sent); one that
+   * is unknown or already settled gives 1 (task does not exist) without asking the target. Otherwise the request
+   * carries the command's ITT as Referenced Task Tag, its LUN and its CmdSN as RefCmdSN, and once the target
+   * answers 0 or 1 the command rejects with TaskAbortedError, unless its response came first (§10.6: responses
+   * that arrive before the TMF response are valid).
+   * @returns the TMF response code (see TmfResponse)
+   */
+  abortTask(command: Promise<ScsiResult> | number): Promise<number> {
+    const task =
+      typeof command === 'number' ? this.#tasks.get(command) : this.#tasks.find((t) => t.promise === command);
+    if (!task || task.state === 'done') return Promise.resolve(1);
+    if (task.state === 'queued') {
+      this.#failTask(task, new TaskAbortedError(TmfFunction.AbortTask), false);
+      return Promise.resolve(0);
+    }
+    // §11.5.5: RefCmdSN is the task's CmdSN, or the TMF's own for a task created by an immediate command.
+    const refCmdSN = task.immediate ? this.#window.cmdSN : task.cmdSN;
+    return this.#tmf(TmfFunction.AbortTask, task.lun, [task], { itt: task.itt, cmdSN: refCmdSN });
+  }
+
+  /** ABORT TASK SET for `lun`: every command of ours in flight on it when the request goes out is aborted. */
+  abortTaskSet(lun: bigint | number): Promise<number> {
+    return this.#tmfOnLun(TmfFunction.AbortTaskSet, lun);
+  }
+
+  /** LOGICAL UNIT RESET of `lun`: every command of ours in flight on it when the request goes out is aborted. */
+  lunReset(lun: bigint | number): Promise<number> {
+    return this.#tmfOnLun(TmfFunction.LogicalUnitReset, lun);
+  }
+
+  /** TARGET WARM RESET: every command of ours in flight is aborted when it succeeds. */
+  targetWarmReset(): Promise<number> {
+    return this.#tmf(TmfFunction.TargetWarmReset, 0n, this.#tasks.activeTasks());
+  }
+
+  /** TARGET COLD RESET: like a warm reset, and the target then closes every connection (§11.5.1). */
+  targetColdReset(): Promise<number> {
+    return this.#tmf(TmfFunction.TargetColdReset, 0n, this.#tasks.activeTasks());
+  }
+
+  #tmfOnLun(fn: TmfFunctionCode, lun: bigint | number): Promise<number> {
+    let lun64: bigint;
+    try {
+      lun64 = typeof lun === 'bigint' ? lun : lunFromNumber(lun);
+      if (lun64 < 0n || lun64 > 0xffffffffffffffffn) throw new InvalidArgumentError('LUN out of range');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#tmf(
+      fn,
+      lun64,
+      this.#tasks.activeTasks().filter((t) => t.lun === lun64),
+    );
+  }
+
+  /**
+   * One TMF exchange: an immediate request carrying the next CmdSN without taking it (§11.5), then, when the
+   * response says the affected tasks are gone, those still unsettled reject with TaskAbortedError and their ITTs
+   * are free again: no PDU for them follows a TMF response on this connection (§10.6).
+   */
+  async #tmf(
+    fn: TmfFunctionCode,
+    lun: bigint,
+    affected: readonly Task[],
+    ref: { itt: number; cmdSN: number } = { itt: RESERVED_TAG, cmdSN: 0 },
+  ): Promise<number> {
+    if (this.#state === 'closed') throw this.#failure ?? new ConnectionError('the session is closed');
+    const itt = this.#tasks.allocateItt(this.#replies);
+    const reply = new PendingReply<TaskManagementResponsePdu>('Task Management Response', this.#tmfTimeoutMs, () =>
+      this.#replies.delete(itt),
+    );
+    this.#replies.set(itt, reply as PendingReply<Pdu>);
+    const started = performance.now();
+    const request = tmfRequest({
+      fn,
+      lun,
+      itt,
+      referencedTaskTag: ref.itt,
+      refCmdSN: ref.cmdSN,
+      cmdSN: this.#window.cmdSN,
+      expStatSN: this.#expStatSN,
+    });
+    const base = { event: 'tmf', function: fn, lun: String(lunToNumber(lun) ?? formatLun(lun)) } as const;
+    const event = { ...base, referencedTaskTag: ref.itt };
+    try {
+      this.#connection.send(request);
+    } catch (err) {
+      reply.settle(asIscsiError(err));
+    }
+    let response: number;
+    try {
+      response = (await reply.promise).response;
+    } catch (err) {
+      const code = err instanceof IscsiError ? err.code : ErrorCode.Connection;
+      const ms = round(performance.now() - started);
+      this.#emit('warn', { ...event, response: undefined, aborted: 0, ms, code }, 'task management failed');
+      throw err;
+    }
+    let aborted = 0;
+    if (tmfCleared(fn, response)) {
+      for (const task of affected) {
+        if (task.state !== 'active') continue;
+        aborted++;
+        this.#failTask(task, new TaskAbortedError(fn), false);
+      }
+    }
+    const ms = round(performance.now() - started);
+    this.#emit('info', { ...event, response, aborted, ms }, TMF_RESPONSE_NAMES[response] ?? 'reserved TMF response');
+    return response;
+  }
+
+  /** A command's timeout or signal fired: forget it locally, and send ABORT TASK when so configured. */
+  #cancel(task: Task, err: IscsiError): void {
+    const sent = task.state === 'active';
+    this.#failTask(task, err, true);
+    if (!sent || !this.#abortOnCancel || this.#state === 'closed') return;
+    const itt = task.itt;
+    const refCmdSN = task.immediate ? this.#window.cmdSN : task.cmdSN;
+    this.#tmf(TmfFunction.AbortTask, task.lun, [], { itt, cmdSN: refCmdSN }).then(
+      // Once the target says the task is gone, nothing more comes for its ITT: it may be reused.
+      (response) => {
+        if (tmfCleared(TmfFunction.AbortTask, response)) this.#tasks.dropStale(itt, true);
+      },
+      () => {}, // best effort: logged by #tmf; the ITT stays reserved
+    );
+  }
+
+  /** Carries out what an Asynchronous Message asks (§11.9.1). */
+  #onAsync(action: AsyncAction): void {
+    if (action.kind === 'logout') {
+      // Log out once the outstanding commands are done; a failure is the logout promise's, logged there.
+      this.logout().catch(() => {});
+    } else if (action.kind === 'drop') {
+      this.#connection.close(new ConnectionError(action.reason));
+    }
   }
 
   async #runLogout(timeoutMs: number): Promise<void> {
@@ -232,6 +458,7 @@ export class Session {
   }
 
   #onPdu(pdu: Pdu): void {
+    this.#keepalive.received();
     // §4.2.2.1: every target PDU that carries ExpCmdSN and MaxCmdSN updates the window.
     const grew = 'maxCmdSN' in pdu && this.#window.update(pdu.expCmdSN, pdu.maxCmdSN);
     switch (pdu.kind) {
@@ -252,8 +479,9 @@ export class Session {
         break;
       case 'nop-in': {
         if (pdu.initiatorTaskTag !== RESERVED_TAG) {
-          this.#acknowledge(pdu.statSN); // the answer to a NOP-Out ping; this session sends none yet
-          this.#unexpected(pdu);
+          // The answer to a NOP-Out ping: its StatSN advances (§11.19.2).
+          this.#acknowledge(pdu.statSN);
+          this.#toReply(pdu);
           break;
         }
         // An unsolicited NOP-In's StatSN is the next one, not a status to acknowledge (§11.19).
@@ -273,13 +501,17 @@ export class Session {
         break;
       }
       case 'logout-response':
+      case 'task-management-response':
         this.#acknowledge(pdu.statSN);
         this.#toReply(pdu);
         break;
-      case 'async-message':
+      case 'async-message': {
         this.#acknowledge(pdu.statSN);
-        this.#emit('info', { event: 'async-message', asyncEvent: pdu.asyncEvent, asyncVCode: pdu.asyncVCode }, 'async');
+        const { event, action } = readAsyncMessage(pdu);
+        this.#emit(action.kind === 'drop' ? 'warn' : 'info', event, 'asynchronous message');
+        this.#onAsync(action);
         break;
+      }
       default:
         this.#unexpected(pdu);
     }
@@ -335,6 +567,7 @@ export class Session {
       err instanceof ConnectionError ? err : new ConnectionError(`connection failed: ${err.message}`, { cause: err });
     this.#failure = failure;
     this.#state = 'closed';
+    this.#keepalive.stop();
     for (const task of this.#tasks.clear()) {
       if (task.fail(failure) && this.#verbose) this.#emit('debug', task.failureEvent(failure), 'SCSI command failed');
     }

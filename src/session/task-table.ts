@@ -54,6 +54,17 @@ export class TaskTable {
     return this.#waitingImmediate.shift() ?? (windowOpen ? this.#waiting.shift() : undefined);
   }
 
+  /** The first command, in flight or waiting, that `match` accepts. */
+  find(match: (task: Task) => boolean): Task | undefined {
+    for (const t of this.#active.values()) if (match(t)) return t;
+    return this.#waitingImmediate.find(match) ?? this.#waiting.find(match);
+  }
+
+  /** The commands in flight (a copy). */
+  activeTasks(): Task[] {
+    return [...this.#active.values()];
+  }
+
   /** Records a command as in flight under its ITT. */
   activate(task: Task): void {
     this.#active.set(task.itt, task);
