@@ -9,6 +9,7 @@ import { runBootArgs, runDisks } from './boot.js';
 import { runDecode } from './decode.js';
 import { runIbft } from './ibft.js';
 import { type BinaryIo, runCat, runDd, runInq, runLs, runReadcap } from './io-commands.js';
+import { type PerfCliOptions, runPerf } from './perf.js';
 import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
@@ -161,6 +162,39 @@ sessionOptions(
     .option('--count <n>', 'copy only this many blocks of --bs', count),
 ).action(async (opts: SessionCliOptions & { if: string; of: string; bs?: number; count?: number }) => {
   process.exitCode = await runDd(opts, binaryIo);
+});
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new InvalidArgumentError('a number of seconds');
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
+  return n;
+}
+
+sessionOptions(
+  program
+    .command('perf')
+    .description('measure IOPS, MB/s (10^6 bytes) and latency with READ(16), like libiscsi iscsi-perf')
+    .argument('<url>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>')
+    .option('-m, --max <n>', 'requests in flight (default 32)', positive)
+    .option('-b, --blocks <n>', 'blocks per request (default 8)', positive)
+    .option('-t, --time <seconds>', 'run time; 0 or absent: until Ctrl-C', seconds)
+    .option('-r, --random', 'random offsets (default sequential)', false)
+    .option('--write', 'WRITE(16) instead of READ(16): DESTRUCTIVE, overwrites the LUN with random data', false),
+).action(async (url: string, opts: PerfCliOptions) => {
+  const stop = new AbortController();
+  const onSigint = (): void => stop.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    process.exitCode = await runPerf(url, opts, io, stop.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 });
 
 program
