@@ -178,6 +178,8 @@ export type {
   TaskReportingValue,
 } from './session/params.js';
 export { DEFAULT_LOCAL_OFFER, DEFAULT_PARAMETERS } from './session/params.js';
+export type { ReconnectOptions, RecoverableSessionOptions } from './session/recovery.js';
+export { openSession, RecoverableSession } from './session/recovery.js';
 export type { LogoutOptions, SessionOptions } from './session/session.js';
 export { Session } from './session/session.js';
 export type { ScsiRequest, ScsiResult } from './session/task.js';

@@ -119,7 +119,23 @@ export type SessionEvent =
   /** A PDU the session could not route (unknown ITT, or a kind it does not handle yet); it was dropped. */
   | { readonly event: 'unexpected-pdu'; readonly kind: string; readonly itt: number }
   | { readonly event: 'logout'; readonly ms: number; readonly time2Wait: number; readonly time2Retain: number }
-  | { readonly event: 'session-closed'; readonly code: string; readonly message: string };
+  | { readonly event: 'session-closed'; readonly code: string; readonly message: string }
+  /**
+   * ERL 0 session recovery (recovery.ts): an `attempt` after `delayMs` of backoff, its `failure` (error code and
+   * message) or `success` (the new TSIH, commands re-issued), and `gave-up` when the attempts are spent. `ms` is
+   * the time since the connection failure was noticed.
+   */
+  | {
+      readonly event: 'reconnect';
+      readonly phase: 'attempt' | 'success' | 'failure' | 'gave-up';
+      readonly attempt: number;
+      readonly ms: number;
+      readonly delayMs?: number;
+      readonly tsih?: number;
+      readonly retried?: number;
+      readonly code?: string;
+      readonly message?: string;
+    };
 
 /** Sends one event to the logger at `level`. */
 export function emit(logger: Logger, level: keyof Logger, event: SessionEvent, msg: string): void {

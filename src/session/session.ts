@@ -11,7 +11,8 @@
  * await session.logout();
  * ```
  *
- * Not handled yet: ERL 0 reconnection, SNACK, the Text renegotiation an Asynchronous Message may ask for.
+ * ERL 0 reconnection is a layer above (`RecoverableSession` in recovery.ts). Not handled yet: SNACK, the Text
+ * renegotiation an Asynchronous Message may ask for.
  * @module
  */
 import { randomBytes } from 'node:crypto';
