@@ -6,6 +6,15 @@
  */
 
 // Block devices over iSCSI
+export type { RunScsiOptions } from './block/command.js';
+export {
+  DEFAULT_UNIT_ATTENTION_RETRIES,
+  isUnitAttention,
+  readCapacity,
+  resultError,
+  runScsi,
+  runScsiRetryingUnitAttention,
+} from './block/command.js';
 export type { BlockDevice, LunLocation, OpenLunOptions } from './block/device.js';
 export { MAX_TRANSFER_BYTES, openLun } from './block/device.js';
 export type { ReadStreamOptions, WriteStreamOptions } from './block/streams.js';

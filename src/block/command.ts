@@ -4,9 +4,11 @@
  * @module
  */
 import { ErrorCode, IscsiError } from '../errors.js';
+import { buildReadCapacity16Cdb, READ_CAPACITY_16_DATA_LENGTH } from '../scsi/cdb/read-capacity.js';
 import type { ScsiCommand } from '../scsi/command.js';
 import { ScsiError } from '../scsi/errors.js';
 import { isScsiStatusSuccess, SenseKey } from '../scsi/names.js';
+import { parseReadCapacity16, type ReadCapacity16 } from '../scsi/parse/read-capacity.js';
 import { parseSense } from '../scsi/sense.js';
 import type { Session } from '../session/session.js';
 import type { ScsiResult } from '../session/task.js';
@@ -106,6 +108,20 @@ export async function runScsiRetryingUnitAttention(
       if (attempt >= retries || !isUnitAttention(err)) throw err;
     }
   }
+}
+
+/** How many UNIT ATTENTIONs a command is retried through by default (tgtd sends one on each new session). */
+export const DEFAULT_UNIT_ATTENTION_RETRIES = 5;
+
+/** READ CAPACITY(16), retried through UNIT ATTENTION: the LUN's size and block length. */
+export async function readCapacity(
+  session: Session,
+  lun: number | bigint,
+  retries: number = DEFAULT_UNIT_ATTENTION_RETRIES,
+  options: RunScsiOptions = {},
+): Promise<ReadCapacity16> {
+  const command = buildReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_DATA_LENGTH });
+  return parseReadCapacity16(await runScsiRetryingUnitAttention(session, lun, command, retries, options));
 }
 
 function hex(n: number): string {

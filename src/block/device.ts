@@ -17,12 +17,10 @@
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCode, InvalidArgumentError, IscsiError } from '../errors.js';
 import { buildInquiryCdb } from '../scsi/cdb/inquiry.js';
-import { buildReadCapacity16Cdb, READ_CAPACITY_16_DATA_LENGTH } from '../scsi/cdb/read-capacity.js';
 import { buildRead16Cdb, buildWrite16Cdb } from '../scsi/cdb/read-write.js';
 import { buildSynchronizeCache16Cdb } from '../scsi/cdb/synchronize-cache.js';
 import { buildUnmapCdb, type UnmapRange } from '../scsi/cdb/unmap.js';
 import { ScsiError } from '../scsi/errors.js';
-import { parseReadCapacity16 } from '../scsi/parse/read-capacity.js';
 import { parseVpdPage, type VpdPageData } from '../scsi/parse/vpd.js';
 import { VpdPage } from '../scsi/parse/vpd-header.js';
 import type { Portal } from '../session/address.js';
@@ -31,7 +29,7 @@ import { type LoginOptions, login } from '../session/initiator.js';
 import type { LoginChap } from '../session/login.js';
 import { Session } from '../session/session.js';
 import { parseIscsiUrl } from '../session/url.js';
-import { runScsi, runScsiRetryingUnitAttention } from './command.js';
+import { DEFAULT_UNIT_ATTENTION_RETRIES, readCapacity, runScsi } from './command.js';
 import { blockReadStream, blockWriteStream, type ReadStreamOptions, type WriteStreamOptions } from './streams.js';
 
 /** Where a LUN is, when not given as an iscsi:// URL. */
@@ -102,7 +100,6 @@ export interface BlockDevice {
 /** Largest transfer per command, and the default. */
 export const MAX_TRANSFER_BYTES = 1024 * 1024;
 const DEFAULT_QUEUE_DEPTH = 32;
-const DEFAULT_UA_RETRIES = 5;
 /** Blocks per UNMAP block descriptor: its NUMBER OF LOGICAL BLOCKS field has 32 bits (SBC-3 §5.28.2). */
 const UNMAP_BLOCKS_PER_DESCRIPTOR = 0xffffffff;
 
@@ -135,14 +132,12 @@ export async function openLun(where: string | LunLocation, options: OpenLunOptio
     ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
   });
   try {
-    const data = await runScsiRetryingUnitAttention(
+    const capacity = await readCapacity(
       session,
       lun,
-      buildReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_DATA_LENGTH }),
-      options.unitAttentionRetries ?? DEFAULT_UA_RETRIES,
+      options.unitAttentionRetries ?? DEFAULT_UNIT_ATTENTION_RETRIES,
       options.signal ? { signal: options.signal } : {},
     );
-    const capacity = parseReadCapacity16(data);
     if (capacity.bytes > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new IscsiError(ErrorCode.InvalidArgument, `LUN of ${capacity.bytes} bytes is beyond 2**53 bytes`);
     }

@@ -6,24 +6,24 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { runScsiRetryingUnitAttention } from '../block/command.js';
-import { type BlockDevice, openLun } from '../block/device.js';
 import {
+  type BlockDevice,
   buildInquiryCdb,
-  buildReadCapacity16Cdb,
   buildReportLunsCdb,
+  DEFAULT_UNIT_ATTENTION_RETRIES,
   discover,
   InvalidArgumentError,
   IscsiError,
   type LoginOptions,
   login,
   lunToNumber,
+  openLun,
   parseIscsiUrl,
-  parseReadCapacity16,
   parseReportLuns,
   parseStandardInquiry,
   parseVpdPage,
-  READ_CAPACITY_16_DATA_LENGTH,
+  readCapacity,
+  runScsiRetryingUnitAttention,
   Session,
 } from '../index.js';
 import { common, ExitCode, exitCodeFor, type Io, report, type SessionCliOptions } from './session-commands.js';
@@ -55,7 +55,6 @@ export interface DdCliOptions extends SessionCliOptions {
 }
 
 /** UNIT ATTENTION retries of the first command of each session (power on / reset after login). */
-const UA_RETRIES = 5;
 const REPORT_LUNS_ALLOCATION = 16 * 1024;
 const DEFAULT_BS = 1024 * 1024;
 const PROGRESS_MS = 250;
@@ -151,9 +150,15 @@ async function describeLun(session: Session, lun: bigint): Promise<LunInfo> {
   const info: LunInfo = { lun: lunToNumber(lun) ?? `0x${lun.toString(16).padStart(16, '0')}` };
   try {
     const inq = parseStandardInquiry(
-      await runScsiRetryingUnitAttention(session, lun, buildInquiryCdb({ allocationLength: 96 }), UA_RETRIES, {
-        allowShortRead: true,
-      }),
+      await runScsiRetryingUnitAttention(
+        session,
+        lun,
+        buildInquiryCdb({ allocationLength: 96 }),
+        DEFAULT_UNIT_ATTENTION_RETRIES,
+        {
+          allowShortRead: true,
+        },
+      ),
     );
     Object.assign(info, {
       type: inq.peripheralDeviceType,
@@ -164,14 +169,7 @@ async function describeLun(session: Session, lun: bigint): Promise<LunInfo> {
     });
     // Only block devices (SBC: disk, optical memory, RBC…) answer READ CAPACITY; others would fail it.
     if ([0x00, 0x05, 0x07, 0x0e].includes(inq.peripheralDeviceType)) {
-      const cap = parseReadCapacity16(
-        await runScsiRetryingUnitAttention(
-          session,
-          lun,
-          buildReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_DATA_LENGTH }),
-          UA_RETRIES,
-        ),
-      );
+      const cap = await readCapacity(session, lun);
       info.size = Number(cap.bytes);
       info.blockSize = cap.blockLength;
     }
@@ -191,7 +189,7 @@ async function listLuns(options: LoginOptions): Promise<LunInfo[]> {
         session,
         0,
         buildReportLunsCdb({ allocationLength: REPORT_LUNS_ALLOCATION }),
-        UA_RETRIES,
+        DEFAULT_UNIT_ATTENTION_RETRIES,
         { allowShortRead: true },
       ),
     );
@@ -253,7 +251,9 @@ export async function runInq(url: string, o: InqCliOptions, io: Io): Promise<num
     const parsed = await withSession(url, o, io, async (session, lun) => {
       const evpd = o.page !== undefined;
       const cdb = buildInquiryCdb({ evpd, pageCode: o.page ?? 0, allocationLength: evpd ? 0xffff : 255 });
-      const data = await runScsiRetryingUnitAttention(session, lun, cdb, UA_RETRIES, { allowShortRead: true });
+      const data = await runScsiRetryingUnitAttention(session, lun, cdb, DEFAULT_UNIT_ATTENTION_RETRIES, {
+        allowShortRead: true,
+      });
       return evpd ? parseVpdPage(data) : parseStandardInquiry(data);
     });
     if (o.json) io.out(toJson(parsed));
@@ -267,16 +267,7 @@ export async function runInq(url: string, o: InqCliOptions, io: Io): Promise<num
 /** `iscsi-ts readcap <url>`: READ CAPACITY(16), with the total size in bytes. */
 export async function runReadcap(url: string, o: SessionCliOptions, io: Io): Promise<number> {
   try {
-    const cap = await withSession(url, o, io, async (session, lun) =>
-      parseReadCapacity16(
-        await runScsiRetryingUnitAttention(
-          session,
-          lun,
-          buildReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_DATA_LENGTH }),
-          UA_RETRIES,
-        ),
-      ),
-    );
+    const cap = await withSession(url, o, io, (session, lun) => readCapacity(session, lun));
     if (o.json) io.out(toJson(cap));
     else {
       io.out(`Total size: ${cap.bytes}`);

@@ -10,16 +10,16 @@
  * @module
  */
 import { randomFillSync } from 'node:crypto';
-import { isUnitAttention, resultError, runScsiRetryingUnitAttention } from '../block/command.js';
 import {
   buildRead16Cdb,
-  buildReadCapacity16Cdb,
   buildWrite16Cdb,
+  DEFAULT_UNIT_ATTENTION_RETRIES,
   InvalidArgumentError,
+  isUnitAttention,
   login,
   parseIscsiUrl,
-  parseReadCapacity16,
-  READ_CAPACITY_16_DATA_LENGTH,
+  readCapacity,
+  resultError,
   Session,
 } from '../index.js';
 import { common, ExitCode, type Io, report, type SessionCliOptions } from './session-commands.js';
@@ -75,7 +75,6 @@ export interface PerfCliOptions extends SessionCliOptions {
 }
 
 /** UNIT ATTENTION conditions tolerated (each reported once, e.g. POWER ON / RESET after login: SAM-5 §5.14). */
-const UA_RETRIES = 5;
 const DEFAULT_QUEUE_DEPTH = 32;
 const DEFAULT_BLOCKS = 8;
 
@@ -112,14 +111,7 @@ export async function measurePerf(
   const random = options.random ?? false;
   const write = options.write ?? false;
 
-  const cap = parseReadCapacity16(
-    await runScsiRetryingUnitAttention(
-      session,
-      lun,
-      buildReadCapacity16Cdb({ allocationLength: READ_CAPACITY_16_DATA_LENGTH }),
-      UA_RETRIES,
-    ),
-  );
+  const cap = await readCapacity(session, lun);
   const blockSize = cap.blockLength;
   const lunBlocks = cap.blocks;
   if (BigInt(blocks) > lunBlocks) {
@@ -139,7 +131,7 @@ export async function measurePerf(
   };
 
   const latencies: number[] = [];
-  let uaLeft = UA_RETRIES;
+  let uaLeft = DEFAULT_UNIT_ATTENTION_RETRIES;
   let failure: unknown;
   const started = performance.now();
   const deadline = seconds > 0 ? started + seconds * 1000 : Number.POSITIVE_INFINITY;

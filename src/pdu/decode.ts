@@ -8,7 +8,7 @@
  */
 import { DigestError, ErrorCode, type IscsiError, ProtocolError } from '../errors.js';
 import { type Ahs, pad4, readAhs } from './ahs.js';
-import { BHS_LENGTH, bhsShapes, dataSegmentLength, totalAhsLength } from './bhs.js';
+import { BHS_LENGTH, bhsShapes, dataSegmentLength, totalAhsLength, u32 } from './bhs.js';
 import { crc32c, readDigest } from './crc32c.js';
 import { decodeFields } from './decode-fields.js';
 import { isOpcode, type Sender, senderOf } from './opcodes.js';
@@ -125,7 +125,7 @@ export function checkDigest(
         which,
         computed,
         received,
-        trusted ? ((bhs[16]! << 24) | (bhs[17]! << 16) | (bhs[18]! << 8) | bhs[19]!) >>> 0 : undefined,
+        trusted ? u32(bhs, 16) : undefined,
         trusted ? bhs[0]! & 0x3f : undefined,
       ),
     );

@@ -2,7 +2,7 @@
  * The initiator control path against a real target: a private tgtd on 127.0.0.1 and [::1] with a no-auth, a
  * one-way CHAP, a mutual CHAP and a digest-requiring target; discovery, logins, failures, redirects.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Secret } from '../../src/chap/secret.js';
 import { AuthError, LoginError } from '../../src/errors.js';
 import { type DiscoverOptions, discover as discoverRaw } from '../../src/session/discovery.js';
