@@ -1,0 +1,27 @@
+/**
+ * The storage behind a logical unit: a byte-addressed store the SCSI device server reads and writes in whole
+ * blocks. Backends know nothing of SCSI; the device server checks ranges before calling them.
+ * @module
+ */
+
+/** A LUN's storage: memory (`memory.ts`) or a file (`file.ts`). */
+export interface BlockBackend {
+  /** Capacity in bytes (a multiple of the LUN's block size). */
+  readonly size: number;
+  /** Writes are refused with DATA PROTECT / WRITE PROTECTED. */
+  readonly readOnly: boolean;
+  /** Whether {@link BlockBackend.discard} frees storage (the LUN is then thin provisioned: LBPME=1). */
+  readonly thin: boolean;
+  /** Reads `length` bytes at `offset`; unwritten or discarded ranges read as zeros. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Writes `data` at `offset`. */
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes earlier writes durable (SYNCHRONIZE CACHE). */
+  flush(): Promise<void>;
+  /** Frees a range so it reads as zeros (UNMAP, WRITE SAME with UNMAP); a no-op when not `thin`. */
+  discard(offset: number, length: number): Promise<void>;
+  /** Whether any byte of the range holds stored data (GET LBA STATUS); always true when not `thin`. */
+  mapped(offset: number, length: number): boolean;
+  /** Releases the storage (closes a file). */
+  close(): Promise<void>;
+}
