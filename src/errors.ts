@@ -57,6 +57,8 @@ export const ErrorCode = {
   BootConfig: 'ERR_ISCSI_BOOT_CONFIG',
   /** A SCSI command ended with a status other than GOOD or CONDITION MET (see ScsiError in src/scsi). */
   Scsi: 'ERR_ISCSI_SCSI',
+  /** A target LUN's backing file could not be opened, sized, read, written or synced (FileBackendError). */
+  Storage: 'ERR_ISCSI_STORAGE',
   /** SCSI data (sense, INQUIRY/VPD, READ CAPACITY, REPORT LUNS, MODE SENSE data or a CDB) is malformed. */
   ScsiData: 'ERR_ISCSI_SCSI_DATA',
 } as const;

@@ -197,5 +197,11 @@ export type { TmfFunctionCode } from './session/tmf.js';
 export { TaskAbortedError, TMF_FUNCTION_NAMES, TMF_RESPONSE_NAMES, TmfFunction, TmfResponse } from './session/tmf.js';
 export type { FormatIscsiUrlOptions, IscsiUrl, IscsiUrlCredentials, IscsiUrlHeaderDigest } from './session/url.js';
 export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
-// Target side of login (the embedded target builds on it)
+// The embedded target
+export { FileBackend, FileBackendError, type FileBackendOptions } from './target/backend/file.js';
+export { MemoryBackend, type MemoryBackendOptions } from './target/backend/memory.js';
+export type { BlockBackend } from './target/backend/types.js';
+export type { LunConfig, LunStorage, PortalConfig, TargetDefinition, TargetServerConfig } from './target/config.js';
+export type { TargetEvent } from './target/events.js';
 export * from './target/login.js';
+export { createTarget, IscsiTarget, type ListeningPortal } from './target/target.js';

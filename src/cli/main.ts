@@ -7,9 +7,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
 import { runBootArgs, runDisks } from './boot.js';
 import { runDecode } from './decode.js';
+import { type DemoOptions, runDemo } from './demo.js';
 import { runIbft } from './ibft.js';
 import { type BinaryIo, runCat, runDd, runInq, runLs, runReadcap } from './io-commands.js';
 import { type PerfCliOptions, runPerf } from './perf.js';
+import { type ServeCliOptions, startServe } from './serve.js';
 import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
 
 function port(value: string): number {
@@ -234,6 +236,43 @@ program
   .option('--json', 'as JSON', false)
   .action(async (opts: { udevDb?: string; sysRoot?: string; json: boolean }) => {
     process.exitCode = await runDisks(opts, (line) => process.stdout.write(`${line}\n`));
+  });
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+program
+  .command('demo')
+  .description('the whole stack on loopback: embedded target, discovery, CHAP login, I/O, boot arguments, pcap trace')
+  .option('--trace <file.pcap>', 'where to write the trace (default: a file in the temporary directory)')
+  .action(async (opts: DemoOptions) => {
+    process.exitCode = await runDemo(opts, io);
+  });
+
+program
+  .command('serve')
+  .description('run the embedded iSCSI target until SIGINT/SIGTERM (prints the iscsi:// URL of each LUN)')
+  .option(
+    '-p, --portal <host[:port]>',
+    'listen here (repeatable; port 0 picks one; default 127.0.0.1:3260)',
+    collect,
+    [],
+  )
+  .option('-t, --target <iqn>', 'target name', 'iqn.2026-11.io.github.iscsi-ts:target')
+  .option('-l, --lun <spec>', 'mem:SIZE or file:PATH[,ro][,size=SIZE] (repeatable; default mem:64M)', collect, [])
+  .option('--block-size <bytes>', 'logical block length', positive, 512)
+  .option('--chap-file <file>', 'require CHAP: user=, secret= (and target_user=, target_secret= for mutual); mode 600')
+  .option('--config <target.json>', 'portals, targets, LUNs and CHAP files from a JSON file instead of flags')
+  .option('--nop-interval <ms>', 'ping idle initiators with NOP-In', milliseconds)
+  .option('--trace <file.pcap>', 'record every PDU in a pcap file')
+  .option('-v, --verbose', 'log every command too', false)
+  .option('--log-json', 'log JSON lines instead of readable ones', false)
+  .action(async (opts: ServeCliOptions) => {
+    const served = await startServe(opts, io);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await served.stop();
   });
 
 try {

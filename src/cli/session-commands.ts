@@ -2,6 +2,7 @@
  * `iscsi-ts discover` and `iscsi-ts login`, their logging (`-v`, `--log-json`), traces (`--trace`) and exit codes.
  * @module
  */
+
 import { closeSync, openSync, writeSync } from 'node:fs';
 import {
   AuthError,
@@ -9,7 +10,6 @@ import {
   discover,
   type IscsiError,
   IscsiError as IscsiErrorClass,
-  type Logger,
   LoginError,
   login,
   loginFromFirmware,
@@ -22,6 +22,7 @@ import {
 } from '../index.js';
 import { gatherCredentials, type PartialCredentials } from './credentials.js';
 import { loadIbft } from './ibft.js';
+import { makeLogger } from './log.js';
 
 /** Exit codes of the session commands. */
 export const ExitCode = {
@@ -67,24 +68,6 @@ export function exitCodeFor(err: unknown): number {
   return ExitCode.Other;
 }
 
-function makeLogger(o: SessionCliOptions, io: Io): Logger | undefined {
-  if (o.logJson) {
-    const line = (level: string) => (obj: object, msg?: string) =>
-      io.err(JSON.stringify({ level, time: new Date().toISOString(), ...obj, ...(msg ? { msg } : {}) }));
-    return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-  }
-  if (o.verbose) {
-    const line = (level: string) => (obj: object, msg?: string) => {
-      const fields = Object.entries(obj)
-        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(' ') : String(v)}`)
-        .join(' ');
-      io.err(`${level.padEnd(5)} ${msg ?? ''} ${fields}`.trimEnd());
-    };
-    return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-  }
-  return undefined;
-}
-
 /**
  * Login options for a portal or iscsi:// URL and the CLI options: credentials from every source, logger, trace
  * file. `close` closes the trace file.
@@ -112,7 +95,7 @@ export async function common(where: string, o: SessionCliOptions, io: Io) {
     env: io.env,
     ...(o.chapPrompt ? { prompt: true } : {}),
   });
-  const logger = makeLogger(o, io);
+  const logger = makeLogger(o, io.err);
   const fd = o.trace ? openSync(o.trace, 'w', 0o600) : undefined;
   const options = {
     portal,
@@ -211,7 +194,7 @@ export async function runFirmwareLogin(o: SessionCliOptions & { ibftFile?: strin
     io.err('iscsi-ts: no iSCSI Boot Firmware Table found');
     return ExitCode.Other;
   }
-  const logger = makeLogger(o, io);
+  const logger = makeLogger(o, io.err);
   const outcomes = await loginFromFirmware(table, {
     ...(logger ? { logger } : {}),
     ...(o.timeout ? { connectTimeoutMs: o.timeout, stepTimeoutMs: o.timeout } : {}),

@@ -30,8 +30,8 @@ export interface FileBackendOptions {
 /**
  * A failed operation on a backing file: opening, sizing, reading, writing or syncing it. `operation` names the
  * step and `errno` the system error code (ENOENT, EIO, ...); the message names the path and step, never data.
- * Its code is `ERR_ISCSI_INVALID_ARGUMENT` (there is no dedicated storage error code): the device server turns a
- * failure during I/O into MEDIUM ERROR sense, so callers of the API mostly meet it from `open`.
+ * Its code is `ERR_ISCSI_STORAGE`; the device server turns a failure during I/O into MEDIUM ERROR sense, so callers
+ * of the API mostly meet it from `open`.
  */
 export class FileBackendError extends IscsiError {
   override name = 'FileBackendError';
@@ -44,7 +44,7 @@ export class FileBackendError extends IscsiError {
     readonly errno: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(ErrorCode.InvalidArgument, message, options);
+    super(ErrorCode.Storage, message, options);
   }
 }
 

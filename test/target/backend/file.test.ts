@@ -78,7 +78,7 @@ describe('FileBackend', () => {
     const err = await FileBackend.open(missing).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FileBackendError);
     expect(err).toBeInstanceOf(IscsiError);
-    expect(err).toMatchObject({ operation: 'open', errno: 'ENOENT', code: ErrorCode.InvalidArgument });
+    expect(err).toMatchObject({ operation: 'open', errno: 'ENOENT', code: ErrorCode.Storage });
     expect((err as Error).message).toContain('ENOENT');
 
     const empty = join(dir, 'empty.img');
