@@ -1,7 +1,7 @@
 /**
  * Login latency on loopback against a private tgtd: no authentication, one-way CHAP-MD5 and mutual CHAP-MD5
  * (tgtd 1.0.85 offers nothing stronger that interoperates: see docs/interop.md); mutual CHAP SHA-256 against
- * the project's own target login (test/helpers/mini-target.ts) on the same machine. Each figure is a full
+ * the project's embedded target (createTarget) on the same machine. Each figure is a full
  * connect + login + logout, median and p99 over many runs. References measured in the same run: a bare TCP
  * connect/close to the same portal (the floor), and libiscsi's `iscsi-ls` doing a discovery login and logout
  * (its process start included, so it is an upper bound for libiscsi).
@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Secret } from '../../src/chap/secret.js';
 import { login, logout } from '../../src/session/initiator.js';
-import { startMiniTarget } from '../../test/helpers/mini-target.js';
+import { createTarget } from '../../src/target/target.js';
 import { findTool } from '../../test/helpers/peers.js';
 import { startTgtd } from '../../test/helpers/tgtd.js';
 
@@ -71,26 +71,29 @@ if (!findTool('tgtd')) {
         await login({ portal, targetName: `${iqn}.mutual`, chap: { credentials, targetCredentials, algorithms: [5] } }),
       ),
     );
-    const mini = await startMiniTarget({
+    const embedded = createTarget({
+      portals: ['127.0.0.1:0'],
       targets: [
         {
           name: `${iqn}.mutual`,
+          luns: [],
           auth: { lookup: (u) => (u === USER.user ? credentials.secret : undefined), targetCredentials },
         },
       ],
     });
+    await embedded.start();
     try {
       await sample('iscsi-ts → iscsi-ts target login, mutual CHAP SHA-256', async () =>
         logout(
           await login({
-            portal: `127.0.0.1:${mini.port}`,
+            portal: `127.0.0.1:${embedded.portals[0]!.port}`,
             targetName: `${iqn}.mutual`,
             chap: { credentials, targetCredentials, algorithms: [7] },
           }),
         ),
       );
     } finally {
-      await mini.close();
+      await embedded.stop();
     }
     const ls = findTool('iscsi-ls');
     if (ls) {

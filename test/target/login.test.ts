@@ -14,6 +14,7 @@ import type { LoginRequestPdu, LoginResponsePdu, Pdu } from '../../src/pdu/types
 import { discover } from '../../src/session/discovery.js';
 import { login, logout } from '../../src/session/initiator.js';
 import { LoginMachine, type LoginMachineOptions, type LoginResult, type LoginStep } from '../../src/session/login.js';
+import type { TargetServerConfig } from '../../src/target/config.js';
 import {
   LoginStatus,
   type TargetAuth,
@@ -21,8 +22,8 @@ import {
   type TargetLoginOptions,
   type TargetLoginStep,
 } from '../../src/target/login.js';
+import { createTarget, type IscsiTarget } from '../../src/target/target.js';
 import { seededRandom } from '../chap/chap-kit.js';
-import { type MiniTarget, startMiniTarget } from '../helpers/mini-target.js';
 
 const TARGET = 'iqn.2024-01.test:disk';
 const INITIATOR = 'iqn.2024-01.test:host';
@@ -615,28 +616,38 @@ describe('TargetLoginMachine refusals (RFC 7143 §11.13.5)', () => {
   });
 });
 
-describe('the TCP initiator against the mini target', () => {
-  let targets: MiniTarget[] = [];
+describe('the TCP initiator against the embedded target', () => {
+  let targets: IscsiTarget[] = [];
   afterEach(async () => {
-    await Promise.all(targets.map((t) => t.close()));
+    await Promise.all(targets.map((t) => t.stop({ graceMs: 100 })));
     targets = [];
   });
 
-  async function mini(host: string, extra: Parameters<typeof startMiniTarget>[0] = {}): Promise<MiniTarget> {
-    const t = await startMiniTarget({
-      host,
+  /** A target on `host` with two targets (no LUN needed for login), and its login counts from the events. */
+  async function serve(host: string, extra: Partial<TargetServerConfig> = {}) {
+    const t = createTarget({
+      portals: [host.includes(':') ? `[${host}]:0` : `${host}:0`],
       auth: chapAuth(),
-      targets: [{ name: TARGET }, { name: 'iqn.2024-01.test:other', alias: 'other' }],
+      targets: [
+        { name: TARGET, luns: [] },
+        { name: 'iqn.2024-01.test:other', alias: 'other', luns: [] },
+      ],
       ...extra,
     });
+    const counts = { sessions: 0, rejects: 0 };
+    t.on('event', (e) => {
+      if (e.event === 'login') counts.sessions++;
+      if (e.event === 'login-failed') counts.rejects++;
+    });
     targets.push(t);
-    return t;
+    await t.start();
+    return { target: t, port: t.portals[0]!.port, counts };
   }
 
   for (const host of ['127.0.0.1', '::1']) {
     for (const algorithm of [7, 8]) {
       it(`login, logout and discovery with mutual CHAP_A=${algorithm} over ${host}`, async () => {
-        const t = await mini(host);
+        const t = await serve(host);
         const portal = host.includes(':') ? `[${host}]:${t.port}` : `${host}:${t.port}`;
         const chap = { credentials: USER, targetCredentials: TARGET_CREDS, algorithms: [algorithm] };
         const session = await login({ portal, targetName: TARGET, chap, stepTimeoutMs: 3000 });
@@ -647,21 +658,20 @@ describe('the TCP initiator against the mini target', () => {
         const found = await discover({ portal, chap, stepTimeoutMs: 3000 });
         expect(found.map((f) => f.name)).toEqual([TARGET, 'iqn.2024-01.test:other']);
         expect(found[0]!.portals[0]).toMatchObject({ address: host, port: t.port, tpgt: 1 });
-        expect(t.sessions).toBe(2);
-        expect(t.rejects).toBe(0);
+        expect(t.counts).toEqual({ sessions: 2, rejects: 0 });
       });
     }
   }
 
   it('a wrong secret over TCP is LoginError 0x0201, and a redirect is followed', async () => {
-    const real = await mini('127.0.0.1');
+    const real = await serve('127.0.0.1');
     const wrong = { credentials: { user: 'alice', secret: Secret.from('wrong-secret-12345') }, algorithms: [7] };
     const portal = `127.0.0.1:${real.port}`;
     const err = await login({ portal, targetName: TARGET, chap: wrong, stepTimeoutMs: 3000 }).catch((e) => e);
     expect(err).toBeInstanceOf(LoginError);
     expect((err as LoginError).status).toBe(0x0201);
-    const redirector = await mini('::1', {
-      targets: [{ name: TARGET, redirect: { targetAddress: `127.0.0.1:${real.port},1` } }],
+    const redirector = await serve('::1', {
+      targets: [{ name: TARGET, redirect: { targetAddress: `127.0.0.1:${real.port},1` }, luns: [] }],
     });
     const session = await login({
       portal: `[::1]:${redirector.port}`,
@@ -672,11 +682,11 @@ describe('the TCP initiator against the mini target', () => {
     expect(session.redirectedFrom).toHaveLength(1);
     expect(session.portal.port).toBe(real.port);
     await logout(session);
-    expect([redirector.rejects, real.sessions, real.rejects]).toEqual([1, 1, 1]);
+    expect([redirector.counts.rejects, real.counts.sessions, real.counts.rejects]).toEqual([1, 1, 1]);
   });
 
-  it('after login the mini target closes the connection on anything but Logout and SendTargets', async () => {
-    const t = await mini('127.0.0.1', { auth: undefined });
+  it('answers a NOP-Out ping in the Full Feature Phase with the data echoed', async () => {
+    const t = await serve('127.0.0.1', { auth: undefined });
     const session = await login({ portal: `127.0.0.1:${t.port}`, targetName: TARGET, stepTimeoutMs: 3000 });
     session.connection.send({
       kind: 'nop-out',
@@ -687,9 +697,16 @@ describe('the TCP initiator against the mini target', () => {
       expStatSN: session.expStatSN,
       initiatorTaskTag: 1,
       ahs: [],
-      data: new Uint8Array(0),
+      data: new Uint8Array([1, 2, 3]),
     });
-    await expect(session.connection.receive(3000)).rejects.toMatchObject({ name: 'ConnectionError' });
-    session.connection.close();
+    const answer = await session.connection.receive(3000);
+    expect(answer).toMatchObject({
+      kind: 'nop-in',
+      initiatorTaskTag: 1,
+      targetTransferTag: 0xffffffff,
+      statSN: session.expStatSN,
+    });
+    expect([...answer.data]).toEqual([1, 2, 3]);
+    await logout(session);
   });
 });

@@ -13,10 +13,12 @@ const FIELD: Readonly<Record<number, readonly [number, 1 | 2 | 4]>> = {
   18: [3, 2], // INQUIRY
   26: [4, 1], // MODE SENSE(6)
   90: [7, 2], // MODE SENSE(10)
+  55: [7, 2], // READ DEFECT DATA(10)
   94: [7, 2], // PERSISTENT RESERVE IN
   158: [10, 4], // SERVICE ACTION IN(16): READ CAPACITY(16), GET LBA STATUS
   160: [6, 4], // REPORT LUNS
   163: [6, 4], // MAINTENANCE IN: REPORT SUPPORTED OPERATION CODES
+  183: [6, 4], // READ DEFECT DATA(12)
 };
 
 /** The allocation length of `cdb`, or undefined when its command has none. */

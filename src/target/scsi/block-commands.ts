@@ -14,12 +14,18 @@
  *   LBPRZ=1, provisioning type thin).
  * - NACA=1 in the CONTROL byte is refused with INVALID FIELD IN CDB; CONTROL usage data is 0.
  * - Failed backend calls answer MEDIUM ERROR (UNRECOVERED READ ERROR or WRITE ERROR).
+ * - WRITE AND VERIFY always flushes before it verifies; PRE-FETCH answers CONDITION MET (the backends have no
+ *   slower medium behind a cache); READ DEFECT DATA reports empty defect lists.
  * @module
  */
 import { CAPACITY_COMMANDS } from './block-capacity.js';
+import { DEFECT_COMMANDS } from './block-defects.js';
+import { ORWRITE_COMMANDS } from './block-orwrite.js';
+import { PREFETCH_COMMANDS } from './block-prefetch.js';
 import { PROVISIONING_COMMANDS } from './block-provisioning.js';
 import { READ_WRITE_COMMANDS } from './block-read-write.js';
 import { VERIFY_COMMANDS } from './block-verify.js';
+import { WRITE_VERIFY_COMMANDS } from './block-write-verify.js';
 import type { CommandEntry } from './types.js';
 
 export { BlockOpcode, MediumAsc, ServiceActionIn16 } from './block-common.js';
@@ -28,6 +34,10 @@ export { BlockOpcode, MediumAsc, ServiceActionIn16 } from './block-common.js';
 export const BLOCK_COMMANDS: readonly CommandEntry[] = [
   ...READ_WRITE_COMMANDS,
   ...VERIFY_COMMANDS,
+  ...WRITE_VERIFY_COMMANDS,
+  ...ORWRITE_COMMANDS,
+  ...PREFETCH_COMMANDS,
   ...PROVISIONING_COMMANDS,
   ...CAPACITY_COMMANDS,
+  ...DEFECT_COMMANDS,
 ];

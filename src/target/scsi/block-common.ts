@@ -4,9 +4,10 @@
  * COMPARE AND WRITE atomic.
  * @module
  */
+import { u16, u32, u64 } from '../../scsi/bytes.js';
 import { SenseKey } from '../../scsi/names.js';
 import type { BlockBackend } from '../backend/types.js';
-import { Asc, checkCondition, illegalRequest, invalidFieldInCdb } from './result.js';
+import { Asc, checkCondition, good, illegalRequest, invalidFieldInCdb } from './result.js';
 import type { LuContext, ScsiRequest, ScsiResult } from './types.js';
 
 /** Additional sense codes for backend failures (SPC-4 Annex D), not in the shared table. */
@@ -24,19 +25,28 @@ export const BlockOpcode = {
   ReadCapacity10: 0x25,
   Read10: 0x28,
   Write10: 0x2a,
+  WriteAndVerify10: 0x2e,
   Verify10: 0x2f,
+  PreFetch10: 0x34,
   SynchronizeCache10: 0x35,
+  ReadDefectData10: 0x37,
   WriteSame10: 0x41,
   Unmap: 0x42,
   Read16: 0x88,
   CompareAndWrite: 0x89,
   Write16: 0x8a,
+  OrWrite16: 0x8b,
+  WriteAndVerify16: 0x8e,
   Verify16: 0x8f,
+  PreFetch16: 0x90,
   SynchronizeCache16: 0x91,
   WriteSame16: 0x93,
   ServiceActionIn16: 0x9e,
   Read12: 0xa8,
   Write12: 0xaa,
+  WriteAndVerify12: 0xae,
+  Verify12: 0xaf,
+  ReadDefectData12: 0xb7,
 } as const;
 
 /** SERVICE ACTION IN(16) service actions (SBC-4 §5.16, §5.8). */
@@ -74,6 +84,36 @@ export function checkRange(lu: LuContext, lba: bigint, blocks: number | bigint):
   return lba + BigInt(blocks) > lu.blocks ? illegalRequest(Asc.LbaOutOfRange) : undefined;
 }
 
+/**
+ * The addressing fields shared by READ, WRITE, VERIFY, WRITE AND VERIFY, PRE-FETCH and ORWRITE: the 10-byte forms
+ * keep a 32-bit LBA in bytes 2-5 and a 16-bit length in bytes 7-8, the 12-byte forms a 32-bit length in bytes 6-9,
+ * the 16-byte forms a 64-bit LBA in bytes 2-9 and a 32-bit length in bytes 10-13 (SBC-4 §4.2.2).
+ */
+export interface Transfer {
+  readonly lba: bigint;
+  /** TRANSFER LENGTH (or VERIFICATION / PREFETCH LENGTH) in blocks. */
+  readonly blocks: number;
+  /** Byte of the CDB holding the length (for the sense field pointer). */
+  readonly lengthField: number;
+  /** Byte 1 (RDPROTECT/WRPROTECT/VRPROTECT, DPO, FUA, BYTCHK, IMMED); 0 for the 6-byte forms, which have none. */
+  readonly flags: number;
+}
+
+/** The {@link Transfer} fields of a CDB already cut to its length (6, 10, 12 or 16 bytes). */
+export function decodeTransfer(cdb: Uint8Array): Transfer {
+  switch (cdb.length) {
+    case 6:
+      // SBC-4 §5.18, §5.42: a TRANSFER LENGTH of 0 in the 6-byte forms means 256 blocks.
+      return { lba: BigInt(((cdb[1]! & 0x1f) << 16) | u16(cdb, 2)), blocks: cdb[4]! || 256, lengthField: 4, flags: 0 };
+    case 10:
+      return { lba: BigInt(u32(cdb, 2)), blocks: u16(cdb, 7), lengthField: 7, flags: cdb[1]! };
+    case 12:
+      return { lba: BigInt(u32(cdb, 2)), blocks: u32(cdb, 6), lengthField: 6, flags: cdb[1]! };
+    default:
+      return { lba: u64(cdb, 2), blocks: u32(cdb, 10), lengthField: 10, flags: cdb[1]! };
+  }
+}
+
 /** Whether `blocks` is above a Block Limits maximum, where 0 means "no limit reported" (SBC-4 §6.6.4). */
 export function aboveLimit(blocks: number, limit: number): boolean {
   return limit > 0 && blocks > limit;
@@ -93,6 +133,38 @@ export function checkWritable(lu: LuContext): ScsiResult | undefined {
 export function takeDataOut(request: ScsiRequest, bytes: number, lengthField: number): Uint8Array | ScsiResult {
   if (request.dataOut.length < bytes) return invalidFieldInCdb(lengthField);
   return request.dataOut.subarray(0, bytes);
+}
+
+/**
+ * The checks every write-type command makes before touching its Data-Out, in this order: WRPROTECT (or ORPROTECT)
+ * must be 0 as there is no protection information, the length within MAXIMUM TRANSFER LENGTH, the range within
+ * the medium, and the LU writable.
+ */
+export function checkWrite(lu: LuContext, t: Transfer): ScsiResult | undefined {
+  if (t.flags >> 5) return invalidFieldInCdb(1, 7);
+  if (aboveLimit(t.blocks, lu.limits.maxTransferBlocks)) return invalidFieldInCdb(t.lengthField);
+  return checkRange(lu, t.lba, t.blocks) ?? checkWritable(lu);
+}
+
+/**
+ * The Data-Out of a write of `blocks` blocks, cut to the whole blocks that came (at most `blocks`), or the answer
+ * when it ends inside a block. The session reports EDTL versus the CDB's length as a residual (RFC 7143
+ * §11.4.5.1): with less Data-Out than the CDB asks for, the whole blocks that came are written (as libiscsi's
+ * residual tests expect); a partial block cannot be, which is INVALID FIELD IN INFORMATION UNIT. Either way the
+ * answer carries `dataOutLength`, so add it to GOOD with {@link writeDone}.
+ */
+export function takeWholeBlocks(lu: LuContext, request: ScsiRequest, blocks: number): Uint8Array | ScsiResult {
+  const wanted = blocks * lu.blockSize;
+  const got = request.dataOut.length;
+  if (got < wanted && got % lu.blockSize !== 0) {
+    return { ...illegalRequest(Asc.InvalidFieldInInformationUnit), dataOutLength: wanted };
+  }
+  return request.dataOut.subarray(0, Math.min(wanted, got));
+}
+
+/** GOOD for a write of `blocks` blocks, with the Data-Out length the CDB asked for (see {@link takeWholeBlocks}). */
+export function writeDone(lu: LuContext, blocks: number): ScsiResult {
+  return { ...good(), dataOutLength: blocks * lu.blockSize };
 }
 
 /** Byte offset of logical block `lba` (checked in range first, so it is below 2**53). */

@@ -9,41 +9,19 @@ import {
   BlockOpcode,
   byteOffset,
   checkRange,
-  checkWritable,
+  checkWrite,
+  decodeTransfer,
   isResult,
   mediumError,
   mediumLock,
   takeCdb,
-  takeDataOut,
+  takeWholeBlocks,
   usage,
+  writeDone,
   writeThrough,
 } from './block-common.js';
-import { Asc, good, illegalRequest, invalidFieldInCdb } from './result.js';
+import { good, invalidFieldInCdb } from './result.js';
 import type { CommandEntry, CommandHandler } from './types.js';
-
-/** The addressing fields of a READ/WRITE CDB. */
-interface Transfer {
-  readonly lba: bigint;
-  readonly blocks: number;
-  /** Byte of the CDB holding TRANSFER LENGTH (for the sense field pointer). */
-  readonly lengthField: number;
-  /** Byte 1 (RDPROTECT/WRPROTECT, DPO, FUA); 0 for the 6-byte forms, which have none of them. */
-  readonly flags: number;
-}
-
-function decodeTransfer(cdb: Uint8Array): Transfer {
-  switch (cdb.length) {
-    case 6:
-      // SBC-4 §5.18, §5.42: a TRANSFER LENGTH of 0 in the 6-byte forms means 256 blocks.
-      return { lba: BigInt(((cdb[1]! & 0x1f) << 16) | u16(cdb, 2)), blocks: cdb[4]! || 256, lengthField: 4, flags: 0 };
-    case 10:
-      return { lba: BigInt(u32(cdb, 2)), blocks: u16(cdb, 7), lengthField: 7, flags: cdb[1]! };
-    case 12:
-      return { lba: BigInt(u32(cdb, 2)), blocks: u32(cdb, 6), lengthField: 6, flags: cdb[1]! };
-    default:
-      return { lba: u64(cdb, 2), blocks: u32(cdb, 10), lengthField: 10, flags: cdb[1]! };
-  }
-}
 
 function readHandler(cdbLength: number): CommandHandler {
   return async (lu, request) => {
@@ -70,20 +48,11 @@ function writeHandler(cdbLength: number): CommandHandler {
     const cdb = takeCdb(request, cdbLength);
     if (isResult(cdb)) return cdb;
     const t = decodeTransfer(cdb);
-    if (t.flags >> 5) return invalidFieldInCdb(1, 7); // WRPROTECT: no protection information
-    if (aboveLimit(t.blocks, lu.limits.maxTransferBlocks)) return invalidFieldInCdb(t.lengthField);
-    const range = checkRange(lu, t.lba, t.blocks) ?? checkWritable(lu);
-    if (range) return range;
-    const wanted = t.blocks * lu.blockSize;
-    // The session reports EDTL versus `wanted` as a residual (RFC 7143 §11.4.5.1). With less Data-Out than the CDB
-    // asks for, the whole blocks that came are written (as libiscsi's residual tests expect); a partial block
-    // cannot be, which is INVALID FIELD IN INFORMATION UNIT.
-    const whole = Math.min(wanted, request.dataOut.length - (request.dataOut.length % lu.blockSize));
-    if (whole < wanted && request.dataOut.length % lu.blockSize !== 0) {
-      return { ...illegalRequest(Asc.InvalidFieldInInformationUnit), dataOutLength: wanted };
-    }
-    if (whole === 0) return { ...good(), dataOutLength: wanted };
-    const data = request.dataOut.subarray(0, whole);
+    const refused = checkWrite(lu, t);
+    if (refused) return refused;
+    const data = takeWholeBlocks(lu, request, t.blocks);
+    if (isResult(data)) return data;
+    if (data.length === 0) return writeDone(lu, t.blocks);
     const offset = byteOffset(lu, t.lba);
     const sync = writeThrough(lu, (t.flags & 0x08) !== 0);
     try {
@@ -94,7 +63,7 @@ function writeHandler(cdbLength: number): CommandHandler {
     } catch {
       return mediumError('write');
     }
-    return { ...good(), dataOutLength: wanted };
+    return writeDone(lu, t.blocks);
   };
 }
 

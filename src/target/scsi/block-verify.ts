@@ -1,15 +1,16 @@
 /**
- * VERIFY(10)/(16) (SBC-4 §5.31, §5.33) and COMPARE AND WRITE (SBC-4 §5.3): commands that compare Data-Out with
+ * VERIFY(10)/(12)/(16) (SBC-4 §5.31-§5.33) and COMPARE AND WRITE (SBC-4 §5.3): commands that compare Data-Out with
  * the medium and answer MISCOMPARE with the offset of the first differing byte.
  * @module
  */
-import { u16, u32, u64 } from '../../scsi/bytes.js';
+import { u64 } from '../../scsi/bytes.js';
 import {
   aboveLimit,
   BlockOpcode,
   byteOffset,
   checkRange,
   checkWritable,
+  decodeTransfer,
   firstMismatch,
   isResult,
   mediumError,
@@ -27,11 +28,8 @@ function verifyHandler(cdbLength: number): CommandHandler {
   return async (lu, request) => {
     const cdb = takeCdb(request, cdbLength);
     if (isResult(cdb)) return cdb;
-    const long = cdbLength === 16;
-    const lba = long ? u64(cdb, 2) : BigInt(u32(cdb, 2));
-    const blocks = long ? u32(cdb, 10) : u16(cdb, 7);
-    const lengthField = long ? 10 : 7;
-    const b1 = cdb[1]!;
+    // The 10, 12 and 16-byte forms differ only in where LBA and VERIFICATION LENGTH sit (SBC-4 §5.31-§5.33).
+    const { lba, blocks, lengthField, flags: b1 } = decodeTransfer(cdb);
     if (b1 >> 5) return invalidFieldInCdb(1, 7); // VRPROTECT: no protection information
     // BYTCHK (SBC-4 table 77): 00 medium check only, 01 compare every block, 10 reserved, 11 one block against all.
     const bytchk = (b1 >> 1) & 0x03;
@@ -109,7 +107,7 @@ const compareAndWrite: CommandHandler = async (lu, request) => {
 const FF4 = [0xff, 0xff, 0xff, 0xff];
 const FF8 = [...FF4, ...FF4];
 
-/** VERIFY(10), VERIFY(16) and COMPARE AND WRITE. */
+/** VERIFY(10), VERIFY(12), VERIFY(16) and COMPARE AND WRITE. */
 export const VERIFY_COMMANDS: readonly CommandEntry[] = [
   {
     opcode: BlockOpcode.Verify10,
@@ -119,6 +117,14 @@ export const VERIFY_COMMANDS: readonly CommandEntry[] = [
     usage: usage(BlockOpcode.Verify10, 0x16, ...FF4, 0x00, 0xff, 0xff, 0x00),
     reservation: 'read',
     handler: verifyHandler(10),
+  },
+  {
+    opcode: BlockOpcode.Verify12,
+    name: 'VERIFY(12)',
+    cdbLength: 12,
+    usage: usage(BlockOpcode.Verify12, 0x16, ...FF4, ...FF4, 0x00, 0x00),
+    reservation: 'read',
+    handler: verifyHandler(12),
   },
   {
     opcode: BlockOpcode.Verify16,
