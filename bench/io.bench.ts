@@ -6,46 +6,21 @@
  * QD8) are compared with `qemu-img bench -w` (QEMU's libiscsi driver) when qemu-img is installed.
  * Each row runs ~5 s per tool (BENCH_TIME_MS scales it: 5 × BENCH_TIME_MS, whole seconds for iscsi-perf).
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { measurePerf } from '../src/cli/perf.js';
 import { login } from '../src/session/initiator.js';
 import { Session } from '../src/session/session.js';
-import { findTool, run } from '../test/helpers/peers.js';
+import { findTool } from '../test/helpers/peers.js';
 import { startTgtd } from '../test/helpers/tgtd.js';
+import { benchSeconds, GiB, runIscsiPerf, runQemuWrite, warmFile } from './block-peers.js';
 
-const GiB = 1024 ** 3;
-const CHUNK = 8 * 1024 * 1024;
-const SECONDS = Math.max(1, Math.round((5 * Number(process.env.BENCH_TIME_MS ?? 1000)) / 1000));
+const SECONDS = benchSeconds();
 
 interface Row {
   readonly name: string;
   readonly blocks: number;
   readonly qd: number;
   readonly random: boolean;
-}
-
-/** iscsi-perf's last `iops average N` (it redraws one line with `\r`). */
-function parseIscsiPerf(stdout: string): number | undefined {
-  const matches = [...stdout.replace(/\r/g, '\n').matchAll(/iops average (\d+)/g)];
-  const last = matches.at(-1)?.[1];
-  return last === undefined ? undefined : Number(last);
-}
-
-/** Fills the backing file with non-zero data and reads it back once: tgtd then serves from the page cache. */
-function warm(path: string): number {
-  const t = performance.now();
-  const buf = Buffer.alloc(CHUNK);
-  for (let i = 0; i < CHUNK; i += 4) buf.writeUInt32LE((i * 2654435761) >>> 0, i);
-  const fd = openSync(path, 'r+');
-  try {
-    for (let off = 0; off < GiB; off += CHUNK) writeSync(fd, buf, 0, CHUNK, off);
-    for (let off = 0; off < GiB; off += CHUNK) readSync(fd, buf, 0, CHUNK, off);
-  } finally {
-    closeSync(fd);
-  }
-  return (performance.now() - t) / 1000;
 }
 
 function line(name: string, ours: number, theirs: number | undefined, bytes: number, ref: string): void {
@@ -65,7 +40,7 @@ if (!findTool('tgtd') || !iscsiPerf) {
   const tgtd = await startTgtd({ targets: [{ iqn, luns: [{ sizeBytes: GiB }] }] });
   try {
     const url = tgtd.url(0, 1);
-    const warmS = warm(join(tgtd.dir, 't1-lun1.img'));
+    const warmS = warmFile(join(tgtd.dir, 't1-lun1.img'));
     console.log(
       `\n## Block I/O on loopback (tgtd, 1 GiB LUN, page cache warm in ${warmS.toFixed(1)} s; ${SECONDS} s per run)`,
     );
@@ -101,12 +76,9 @@ if (!findTool('tgtd') || !iscsiPerf) {
       }
     };
     for (const row of reads) {
-      const args = ['-t', String(SECONDS), '-m', String(row.qd), '-b', String(row.blocks)];
-      const r = await run(iscsiPerf, [...args, ...(row.random ? ['-r'] : []), url], {
-        timeoutMs: SECONDS * 1000 + 15_000,
-      });
-      const theirs = parseIscsiPerf(r.stdout);
-      if (theirs === undefined) console.log(`iscsi-perf failed (${r.code}): ${r.stderr.trim().slice(0, 200)}`);
+      const r = await runIscsiPerf(iscsiPerf, url, { ...row, seconds: SECONDS });
+      const theirs = r.iops;
+      if (theirs === undefined) console.log(r.error);
       line(row.name, await ours(row, false), theirs, row.blocks * 512, 'iscsi-perf');
     }
     const qemuImg = findTool('qemu-img');
@@ -121,10 +93,7 @@ if (!findTool('tgtd') || !iscsiPerf) {
         const bytes = row.blocks * 512;
         // qemu-img bench walks the LUN sequentially: keep count × size within it, and time it ourselves.
         const count = Math.min(Math.floor(GiB / bytes), row.blocks === 8 ? 200_000 : 4000);
-        const qemuArgs = ['bench', '-w', '-f', 'raw', '-c', String(count), '-d', String(row.qd), '-s', String(bytes)];
-        const r = await run(qemuImg, [...qemuArgs, url], { timeoutMs: 120_000 });
-        const s = Number(/Run completed in ([\d.]+) seconds/.exec(r.stdout)?.[1]);
-        const theirs = Number.isFinite(s) && s > 0 ? count / s : undefined;
+        const theirs = (await runQemuWrite(qemuImg, url, { count, qd: row.qd, bytes })).iops;
         line(row.name, await ours(row, true), theirs, bytes, 'qemu-img  ');
       }
     }

@@ -136,15 +136,16 @@ export class TargetLoginMachine {
     if (text === undefined) return { kind: 'send', pdu: this.#response(req, EMPTY, { transit: false, nextStage: 0 }) };
     let declarations: readonly TextPair[] = [];
     let session = this.#session;
+    let fresh: readonly TextPair[] = text;
     if (session === undefined) {
       const identified = identify(this.#o, req, text);
       if ('redirect' in identified) return this.#redirect(req, identified.redirect);
       session = this.#session = identified;
       declarations = identified.declarations;
-    }
+    } else fresh = withoutRepeatedIdentity(session, text);
     const stage = req.currentStage;
     const answer =
-      stage === Stage.Security ? this.#security(session, req, text) : this.#operational(session, req, text);
+      stage === Stage.Security ? this.#security(session, req, fresh) : this.#operational(session, req, fresh);
     const sent = [...declarations, ...answer.keys];
     this.#o.onExchange?.({ stage, received: text, sent });
     this.#outgoing = splitText(encodeOurs(sent), this.#maxSend);
@@ -372,4 +373,23 @@ function randomStatSN(random: TargetLoginOptions['random']): number {
   const bytes = random === undefined ? randomBytes(4) : random(4);
   if (bytes.length !== 4) throw new InvalidArgumentError('the random source returned something other than 4 bytes');
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+}
+
+/**
+ * The text of a later request without the identity keys the first request declared, when they are repeated with
+ * the same value: libiscsi sends InitiatorName again after `AuthMethod=None` is chosen. Declaring a key twice
+ * breaks §6.3 in the letter, but a repeat that changes nothing is harmless and accepted (as tgtd does); a repeat
+ * with another value is still refused as an initiator error.
+ */
+function withoutRepeatedIdentity(session: LoginSession, text: readonly TextPair[]): readonly TextPair[] {
+  const declared: Readonly<Record<string, string | undefined>> = {
+    InitiatorName: session.initiatorName,
+    TargetName: session.targetName,
+    SessionType: session.sessionType,
+  };
+  return text.filter(([key, value]) => {
+    if (!(key in declared)) return true;
+    if (declared[key] === value) return false;
+    throw new LoginRefusal(LoginStatus.InitiatorError, `${key} changed during the login`);
+  });
 }

@@ -48,6 +48,9 @@ function residual(wanted: number, expected: number): Residual {
   return { overflow: false, underflow: false, count: 0 };
 }
 
+/** GOOD, CONDITION MET, INTERMEDIATE, INTERMEDIATE-CONDITION MET (SAM-5 §5.3.1). */
+const GOOD_STATUSES: ReadonlySet<number> = new Set([ScsiStatus.Good, ScsiStatus.ConditionMet, 0x10, 0x14]);
+
 const NONE: Residual = { overflow: false, underflow: false, count: 0 };
 
 /** The PDUs answering one command, status last. */
@@ -57,8 +60,10 @@ export function buildResponse(ctx: ResponseContext, result: ScsiResult, seq: Res
   const readResidual = ctx.read ? residual(data.length, ctx.readLength) : NONE;
   const writeResidual = ctx.write ? residual(result.dataOutLength ?? ctx.writeLength, ctx.writeLength) : NONE;
   const hasSense = result.sense !== undefined && result.sense.length > 0;
-  // §11.7.3: status may ride on the last Data-In only when there is no sense and no bidirectional residual to tell.
-  const collapse = sent > 0 && !hasSense && !ctx.write && result.status !== ScsiStatus.CheckCondition;
+  // §11.7.3: status may ride on the last Data-In only when there is no sense and no bidirectional residual to tell,
+  // and §11.7.4 only for a command that did not end with an exception (GOOD, CONDITION MET, INTERMEDIATE[-CONDITION
+  // MET]); BUSY, RESERVATION CONFLICT, TASK SET FULL... go in a SCSI Response.
+  const collapse = sent > 0 && !hasSense && !ctx.write && GOOD_STATUSES.has(result.status);
   const out: Pdu[] = [];
   let dataSN = 0;
   for (let offset = 0; offset < sent; ) {

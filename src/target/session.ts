@@ -16,7 +16,7 @@
 import { ErrorCode, type IscsiError, ProtocolError } from '../errors.js';
 import { BHS_LENGTH } from '../pdu/bhs.js';
 import { lunToNumber } from '../pdu/lun.js';
-import { serialAdd, serialInWindow } from '../pdu/serial.js';
+import { serialAdd, serialInWindow, serialLt } from '../pdu/serial.js';
 import type { TextPair } from '../pdu/text.js';
 import type {
   AsyncMessagePdu,
@@ -29,7 +29,7 @@ import type {
   TaskManagementRequestPdu,
   TextRequestPdu,
 } from '../pdu/types.js';
-import { SenseKey } from '../scsi/names.js';
+import { ScsiStatus, SenseKey } from '../scsi/names.js';
 import type { Logger } from '../session/events.js';
 import { DataOutCollector, DataOutError, RESERVED_TAG } from './data-out-collector.js';
 import { emitTarget } from './events.js';
@@ -141,16 +141,26 @@ const RejectReason = {
   InvalidField: 0x09,
 } as const;
 
+/** A non-immediate request that arrived ahead of ExpCmdSN, with the header a Reject would carry back. */
+interface Held {
+  readonly pdu: NopOutPdu | ScsiCommandPdu | TaskManagementRequestPdu | TextRequestPdu | LogoutRequestPdu;
+  readonly header: Uint8Array;
+  /** A SCSI command whose task was registered on arrival (or refused then): delivery must not register it again. */
+  readonly registered: boolean;
+}
+
 /** The Full Feature Phase of one session; see the module documentation. */
 export class TargetSession {
   readonly login: TargetLoginResult;
   readonly #o: TargetSessionOptions;
   readonly #tasks = new Map<number, Task>();
   readonly #byTag = new Map<number, Task>();
-  readonly #held = new Map<number, Pdu>();
+  readonly #held = new Map<number, Held>();
   readonly #text: TextResponder;
   #statSN: number;
   #expCmdSN: number;
+  /** The highest MaxCmdSN advertised: the initiator never lowers its copy (§4.2.2.1), so it stays valid. */
+  #maxCmdSN: number;
   #nextTag = 1;
   #closed = false;
   /** Tasks started in order; an ordered task waits for all before it, later ones wait for it (SAM-5 §8.6). */
@@ -164,6 +174,7 @@ export class TargetSession {
     this.login = options.login;
     this.#statSN = options.login.statSN;
     this.#expCmdSN = options.login.expCmdSN;
+    this.#maxCmdSN = options.login.maxCmdSN;
     const params = options.login.params;
     this.#text = new TextResponder(
       (keys) => this.#answerText(keys),
@@ -190,8 +201,16 @@ export class TargetSession {
 
   /** ExpCmdSN and MaxCmdSN as advertised now: the window closes as tasks accumulate (§4.2.2.1). */
   #window(): { expCmdSN: number; maxCmdSN: number } {
-    const room = Math.max(0, this.#o.commandWindow - this.#tasks.size - this.#held.size);
-    return { expCmdSN: this.#expCmdSN, maxCmdSN: serialAdd(this.#expCmdSN, room - 1) };
+    // A held SCSI command already counts as a task.
+    let heldOther = 0;
+    for (const h of this.#held.values()) if (!h.registered) heldOther++;
+    const room = Math.max(0, this.#o.commandWindow - this.#tasks.size - heldOther);
+    const maxCmdSN = serialAdd(this.#expCmdSN, room - 1);
+    // §4.2.2.1: an initiator ignores a MaxCmdSN lower than the one it holds, so commands up to the highest one we
+    // advertised stay valid; advertising less (e.g. after an immediate command took a slot) would only make us
+    // ignore commands the initiator was allowed to send. The window still closes: ExpCmdSN catches up with it.
+    if (serialLt(this.#maxCmdSN, maxCmdSN)) this.#maxCmdSN = maxCmdSN;
+    return { expCmdSN: this.#expCmdSN, maxCmdSN: this.#maxCmdSN };
   }
 
   /** Sequence fields of a response that consumes a StatSN. */
@@ -223,8 +242,13 @@ export class TargetSession {
   receive(pdu: Pdu, header: Uint8Array): void {
     if (this.#closed) return;
     this.#armIdle();
+    this.#guarded(header, () => this.#receive(pdu, header));
+  }
+
+  /** Runs `step`; a PDU that breaks a rule is rejected with `header` (its own BHS) and the session goes on. */
+  #guarded(header: Uint8Array, step: () => void): void {
     try {
-      this.#receive(pdu, header);
+      step();
     } catch (err) {
       if (err instanceof DataOutError) {
         this.#reject(err.reason, header, err.message);
@@ -267,7 +291,7 @@ export class TargetSession {
     header: Uint8Array,
   ): void {
     if (pdu.immediate) {
-      this.#deliver(pdu, header);
+      this.#deliver(pdu, header, false);
       return;
     }
     const { expCmdSN, maxCmdSN } = this.#window();
@@ -282,23 +306,40 @@ export class TargetSession {
       return;
     }
     if (pdu.cmdSN !== this.#expCmdSN) {
-      if (pdu.kind === 'scsi-command') this.#register(pdu, false);
-      this.#held.set(pdu.cmdSN, pdu);
+      // §4.2.2.1: a non-immediate duplicate within the window is ignored too.
+      if (this.#held.has(pdu.cmdSN)) return;
+      const registered = pdu.kind === 'scsi-command';
+      // Held before registering: its CmdSN is consumed in order even when the command is refused now.
+      this.#held.set(pdu.cmdSN, { pdu, header, registered });
+      if (pdu.kind === 'scsi-command') {
+        if (this.#tasks.has(pdu.initiatorTaskTag)) {
+          this.#reject(RejectReason.TaskInProgress, header, `ITT 0x${pdu.initiatorTaskTag.toString(16)} is in use`);
+          return;
+        }
+        this.#register(pdu, false);
+      }
       return;
     }
     this.#expCmdSN = serialAdd(this.#expCmdSN, 1);
-    this.#deliver(pdu, header);
-    // Deliver whatever was waiting for this CmdSN.
+    this.#guarded(header, () => this.#deliver(pdu, header, false));
+    this.#drainHeld();
+  }
+
+  /** Delivers the requests that were waiting for ExpCmdSN, each rejected on its own header if it breaks a rule. */
+  #drainHeld(): void {
     for (let next = this.#held.get(this.#expCmdSN); next; next = this.#held.get(this.#expCmdSN)) {
       this.#held.delete(this.#expCmdSN);
       this.#expCmdSN = serialAdd(this.#expCmdSN, 1);
-      this.#deliver(next as typeof pdu, header);
+      const held = next;
+      this.#guarded(held.header, () => this.#deliver(held.pdu, held.header, held.registered));
     }
   }
 
+  /** `registered`: a SCSI command already registered (or refused) when it was held. */
   #deliver(
     pdu: NopOutPdu | ScsiCommandPdu | TaskManagementRequestPdu | TextRequestPdu | LogoutRequestPdu,
     header: Uint8Array,
+    registered: boolean,
   ): void {
     switch (pdu.kind) {
       case 'scsi-command': {
@@ -308,6 +349,8 @@ export class TargetSession {
           this.#maybeRun(task);
           return;
         }
+        // Refused, answered early or aborted while it was held: it must neither run nor answer twice.
+        if (registered) return;
         if (task) {
           this.#reject(RejectReason.TaskInProgress, header, `ITT 0x${pdu.initiatorTaskTag.toString(16)} is in use`);
           return;
@@ -359,11 +402,23 @@ export class TargetSession {
       aborted: false,
       answered: false,
     };
-    this.#tasks.set(pdu.initiatorTaskTag, task);
     if (this.#o.server === undefined) {
       // §12.3: a discovery session carries only Text, NOP and Logout.
-      this.#tasks.delete(pdu.initiatorTaskTag);
       throw new ProtocolError(ErrorCode.PduField, 'SCSI command in a discovery session');
+    }
+    if (!pdu.write && pdu.data.length > 0) {
+      throw new DataOutError('data segment on a SCSI command without the W bit', RejectReason.ProtocolError);
+    }
+    // Checked before the task is registered: a refused command must not keep its ITT or a window slot.
+    const collector =
+      pdu.write && edtl <= this.#o.maxTransferLength
+        ? new DataOutCollector(edtl, pdu.data, pdu.final, params, () => this.#tag())
+        : undefined;
+    this.#tasks.set(pdu.initiatorTaskTag, task);
+    if (pdu.immediate && this.#tasks.size > this.#o.commandWindow) {
+      // Immediate commands are outside the CmdSN window (§3.2.2.1): bound them with TASK SET FULL (SAM-5 §5.3.1).
+      this.#answerEarly(task, { status: ScsiStatus.TaskSetFull });
+      return;
     }
     if (pdu.write && edtl > this.#o.maxTransferLength) {
       // Refused before any data is buffered; unsolicited Data-Out that follows is discarded (§4.2.? as for any
@@ -371,11 +426,8 @@ export class TargetSession {
       this.#answerEarly(task, invalidFieldInCdb(0));
       return;
     }
-    if (!pdu.write && pdu.data.length > 0) {
-      throw new DataOutError('data segment on a SCSI command without the W bit', RejectReason.ProtocolError);
-    }
-    if (pdu.write) {
-      task.collector = new DataOutCollector(edtl, pdu.data, pdu.final, params, () => this.#tag());
+    if (collector) {
+      task.collector = collector;
       this.#solicit(task);
     }
     this.#maybeRun(task);
@@ -473,7 +525,8 @@ export class TargetSession {
   }
 
   #finish(task: Task, result: ScsiResult): void {
-    this.#tasks.delete(task.pdu.initiatorTaskTag);
+    // The ITT may name a newer task already (this one was aborted and the tag reused).
+    if (this.#tasks.get(task.pdu.initiatorTaskTag) === task) this.#tasks.delete(task.pdu.initiatorTaskTag);
     if (task.aborted || this.#closed) return;
     const pdus = buildResponse(task.ctx, result, this.#status());
     this.#send(pdus);
@@ -515,7 +568,8 @@ export class TargetSession {
         targetTransferTag: RESERVED_TAG,
         ...this.#status(),
         ahs: [],
-        data: pdu.data.slice(),
+        // §11.18: the reflected ping data is limited to the initiator's MaxRecvDataSegmentLength.
+        data: pdu.data.slice(0, this.login.params.maxXmitDataSegmentLength),
       },
     ]);
   }
@@ -701,22 +755,29 @@ export class TargetSession {
         for (const tag of task.collector?.tags() ?? []) this.#byTag.delete(tag);
         this.#answerEarly(task, checkCondition(SenseKey.AbortedCommand, Asc.ProtocolServiceCrcError));
       }
-    } else if (
-      pdu &&
-      'cmdSN' in pdu &&
-      pdu.kind !== 'login-request' &&
-      !pdu.immediate &&
-      pdu.cmdSN === this.#expCmdSN
-    ) {
-      this.#expCmdSN = serialAdd(this.#expCmdSN, 1);
-    }
+    } else this.#consumeCmdSN(pdu);
   }
 
-  /** A PDU that does not decode or breaks a field rule: Reject 0x05 for an unknown opcode, else 0x09 (§11.17.1). */
-  rejectInvalid(header: Uint8Array, error: IscsiError): void {
+  /**
+   * A rejected request whose header was sound still used its CmdSN (§11.17: the initiator does not retry it at
+   * ErrorRecoveryLevel 0), so the commands held behind it go on.
+   */
+  #consumeCmdSN(pdu: Pdu | undefined): void {
+    if (!pdu || !('cmdSN' in pdu) || pdu.kind === 'login-request' || pdu.immediate) return;
+    if (pdu.cmdSN !== this.#expCmdSN) return;
+    this.#expCmdSN = serialAdd(this.#expCmdSN, 1);
+    this.#drainHeld();
+  }
+
+  /**
+   * A PDU that does not decode or breaks a field rule: Reject 0x05 for an unknown opcode, else 0x09 (§11.17.1).
+   * `pdu` is what a lenient decode made of it, when anything.
+   */
+  rejectInvalid(header: Uint8Array, error: IscsiError, pdu?: Pdu): void {
     if (this.#closed) return;
     const reason = error.code === ErrorCode.PduOpcode ? RejectReason.NotSupported : RejectReason.InvalidField;
     this.#reject(reason, header, error.message);
+    this.#consumeCmdSN(pdu);
   }
 
   #reject(reason: number, header: Uint8Array, message: string): void {

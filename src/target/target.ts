@@ -229,7 +229,12 @@ export class IscsiTarget extends EventEmitter<{ event: [TargetEvent] }> {
       },
       ...(this.#config.auth ? { auth: this.#withLog(this.#config.auth) } : {}),
       ...(this.#config.discovery !== undefined ? { discovery: this.#config.discovery } : {}),
-      ...(this.#config.offer ? { offer: this.#config.offer } : {}),
+      // FirstBurstLength 256 KiB by default: libiscsi, qemu and Linux offer it, and a 256 KiB write then needs no
+      // R2T round trip (4x the IOPS of 64 KiB in bench:target).
+      offer: {
+        firstBurstLength: Math.min(262144, this.#config.offer?.maxBurstLength ?? 262144),
+        ...this.#config.offer,
+      },
       commandWindow: this.#config.commandWindow ?? 128,
       tsih: () => this.#allocateTsih(),
       // Only new sessions (TSIH 0) are accepted: with MaxConnections=1 and ErrorRecoveryLevel 0 there is no

@@ -381,6 +381,24 @@ describe('TargetLoginMachine against LoginMachine, in memory', () => {
   });
 });
 
+describe('TargetLoginMachine: identity keys repeated in a later request', () => {
+  // libiscsi offers AuthMethod=CHAP,None and, when None is chosen, sends InitiatorName again in its next request.
+  const security = (keys: readonly TextPair[]) => request({ currentStage: 0, nextStage: 1, transit: true, keys });
+
+  it('accepts a repeat with the same value (libiscsi after AuthMethod=None)', () => {
+    const t = targetMachine();
+    expect(t.receive(security([...IDENTITY, ['AuthMethod', 'CHAP,None']])).kind).toBe('send');
+    const step = t.receive(request({ keys: [['InitiatorName', INITIATOR], ['DefaultTime2Retain', '0']] }));
+    expect(step.kind).toBe('done');
+  });
+
+  it('refuses a repeat that changes the value with 0x0200', () => {
+    const t = targetMachine();
+    expect(t.receive(security([...IDENTITY, ['AuthMethod', 'None']])).kind).toBe('send');
+    expectReject(t.receive(request({ keys: [['InitiatorName', 'iqn.2024-01.test:someone-else']] })), 0x0200);
+  });
+});
+
 describe('TargetLoginMachine refusals (RFC 7143 §11.13.5)', () => {
   it('0x0205 when Version-min is above 0', () => {
     expectReject(targetMachine().receive(request({ versionMax: 2, versionMin: 1 })), LoginStatus.UnsupportedVersion);

@@ -7,8 +7,11 @@
 import { InvalidArgumentError } from '../../errors.js';
 import type { BlockBackend } from './types.js';
 
-/** Default chunk size: 64 KiB. */
-export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/**
+ * Default chunk size: 1 MiB. Reads inside one chunk are views (no copy), so the chunk is as large as common
+ * transfers; the price is that the first write to a chunk allocates all of it.
+ */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -33,6 +36,8 @@ export class MemoryBackend implements BlockBackend {
   /** Allocation unit in bytes. */
   readonly chunkSize: number;
   readonly #chunks = new Map<number, Uint8Array>();
+  /** Read-only zeros for reads of unallocated chunks (never handed out for writing). */
+  #zeros: Uint8Array | undefined;
   #closed = false;
 
   constructor(options: MemoryBackendOptions) {
@@ -54,8 +59,20 @@ export class MemoryBackend implements BlockBackend {
     return n;
   }
 
+  /**
+   * A range inside one chunk comes back as a view of the stored bytes (or of a shared zero chunk), without a
+   * copy; a range across chunks is copied into a new buffer. See {@link BlockBackend.read} on views.
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.#check(offset, length, 'read');
+    const index = Math.floor(offset / this.chunkSize);
+    const start = offset - index * this.chunkSize;
+    if (start + length <= this.chunkSize) {
+      const chunk = this.#chunks.get(index);
+      if (chunk) return chunk.subarray(start, start + length);
+      this.#zeros ??= new Uint8Array(this.chunkSize);
+      return this.#zeros.subarray(0, length);
+    }
     const out = new Uint8Array(length);
     this.#forEachChunk(offset, length, (index, start, end, at) => {
       const chunk = this.#chunks.get(index);

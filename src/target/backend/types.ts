@@ -12,7 +12,12 @@ export interface BlockBackend {
   readonly readOnly: boolean;
   /** Whether {@link BlockBackend.discard} frees storage (the LUN is then thin provisioned: LBPME=1). */
   readonly thin: boolean;
-  /** Reads `length` bytes at `offset`; unwritten or discarded ranges read as zeros. */
+  /**
+   * Reads `length` bytes at `offset`; unwritten or discarded ranges read as zeros. The result may be a view of
+   * the backend's own storage (no copy): callers must not modify it, and a later write may change it. A read's
+   * Data-In is sent before its status, so an initiator can only see such a change through a write it issued
+   * while the read was in flight, which SCSI leaves unordered anyway.
+   */
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Writes `data` at `offset`. */
   write(offset: number, data: Uint8Array): Promise<void>;

@@ -25,12 +25,17 @@ describe('MemoryBackend', () => {
     expect(m.mapped(3071, 2)).toBe(true);
   });
 
-  it('returns a fresh copy from read', async () => {
+  it('reads inside one chunk as a view of the stored bytes, across chunks as a copy', async () => {
     const m = new MemoryBackend({ size: 4096, chunkSize: 512 });
-    await m.write(0, bytes(512));
-    const a = await m.read(0, 512);
-    a.fill(0);
-    expect(await m.read(0, 512)).toEqual(bytes(512));
+    await m.write(0, bytes(1024));
+    const inside = await m.read(0, 512);
+    const across = await m.read(256, 512);
+    await m.write(0, new Uint8Array(1024).fill(0xee));
+    // The view follows later writes (callers must not keep it past the command); the copy does not.
+    expect(inside.every((b) => b === 0xee)).toBe(true);
+    expect(across).toEqual(bytes(1024).subarray(256, 768));
+    // An unallocated chunk reads as shared zeros.
+    expect(await m.read(2048, 512)).toEqual(new Uint8Array(512));
   });
 
   it('leaves chunks unallocated when zeros are written to them', async () => {
