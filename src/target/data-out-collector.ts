@@ -73,7 +73,9 @@ export class DataOutCollector {
     limits: CollectorLimits,
     allocateTag: () => number,
   ) {
-    this.buffer = new Uint8Array(length);
+    // A write carried whole as immediate data keeps the received bytes (a fresh socket chunk or the framer's own
+    // copy, never reused): no second copy. Otherwise the Data-Out is gathered into a buffer of the EDTL.
+    this.buffer = immediate.length === length && length > 0 ? immediate : new Uint8Array(length);
     this.#limits = limits;
     this.#allocateTag = allocateTag;
     if (immediate.length > 0) {
@@ -82,7 +84,7 @@ export class DataOutCollector {
       if (immediate.length > Math.min(length, limits.firstBurstLength)) {
         throw new DataOutError(`${immediate.length} bytes of immediate data exceed the EDTL or FirstBurstLength`, 0x09);
       }
-      this.buffer.set(immediate);
+      if (this.buffer !== immediate) this.buffer.set(immediate);
       this.#received = immediate.length;
     }
     // §13.10: with InitialR2T=No and F=0, unsolicited Data-Out follows up to FirstBurstLength in all.

@@ -4,6 +4,7 @@
  * reinstatement, task management and the graceful stop (Async logout request).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLun } from '../../src/block/device.js';
 import { ChapAlgorithm } from '../../src/chap/algorithms.js';
@@ -197,6 +198,26 @@ describe('portals, sessions and shutdown', () => {
     const a = await openLun(t.url(IQN, 0));
     await expect(openLun(t.url(IQN, 0))).rejects.toMatchObject({ status: 0x0302 });
     await a.close();
+  });
+
+  it('closes connections beyond maxConnections at once, and logs each command as an event', async () => {
+    const t = await start({ maxConnections: 1 });
+    const events: TargetEvent[] = [];
+    t.on('event', (e) => events.push(e));
+    const dev = await openLun(t.url(IQN, 0));
+    const extra = connect({ host: '127.0.0.1', port: t.portals[0]!.port });
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.on('close', () => resolve(true));
+      extra.on('error', () => {});
+      setTimeout(() => resolve(false), 3000).unref();
+    });
+    expect(closed).toBe(true);
+    await dev.write(0, new Uint8Array(4096).fill(1));
+    await dev.close();
+    const commands = events.filter((e) => e.event === 'command');
+    // READ CAPACITY(16) from openLun, then WRITE(16) of 4096 bytes.
+    expect(commands.map((c) => (c as { op: number }).op)).toEqual(expect.arrayContaining([0x9e, 0x8a]));
+    expect(commands.find((c) => (c as { op: number }).op === 0x8a)).toMatchObject({ status: 0, bytesOut: 4096 });
   });
 
   it('aborts a task and resets the LUN for the initiator', async () => {
