@@ -61,6 +61,8 @@ export const ErrorCode = {
   Storage: 'ERR_ISCSI_STORAGE',
   /** SCSI data (sense, INQUIRY/VPD, READ CAPACITY, REPORT LUNS, MODE SENSE data or a CDB) is malformed. */
   ScsiData: 'ERR_ISCSI_SCSI_DATA',
+  /** A NETLINK_ISCSI message is malformed or truncated, or the kernel's iSCSI sysfs tree cannot be read (KernelError). */
+  Kernel: 'ERR_ISCSI_KERNEL',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

@@ -67,6 +67,8 @@ const BY_PATH_PREFIX_RE = /^(?:\/dev\/)?disk\/by-path\//;
 const PART_RE = /^(.*-lun-(?:\d{1,20}|0x[0-9a-fA-F]{16}))-part([1-9]\d{0,5})$/s;
 const CAP_DATA_PATH_OFFLOAD = 0x800;
 const CAP_LOGIN_OFFLOAD = 0x4000;
+/** CAP_DIGEST_OFFLOAD | CAP_PADDING_OFFLOAD: cxgb3i/cxgb4i offload digests and padding, not the data path. */
+const CAP_DIGEST_PADDING_OFFLOAD = 0x1000 | 0x2000;
 
 /** udev's LUN component: `lun-<n>` below 256, else `lun-0x%04x%04x00000000` of the low and high 16 bits. */
 export function formatIdPathLun(lun: number | bigint): string {
@@ -185,13 +187,14 @@ export function parseByPath(name: string): ParsedIdPath {
 
 /**
  * The disk kind of an iSCSI transport: from its capability bits when known (`/sys/class/iscsi_transport/<name>/caps`:
- * CAP_LOGIN_OFFLOAD 0x4000 = full, CAP_DATA_PATH_OFFLOAD 0x800 = partial), else from its name (`tcp`, `iser` =
- * software, `qla4xxx` = full, any other = partial).
+ * CAP_LOGIN_OFFLOAD 0x4000 = full; CAP_DATA_PATH_OFFLOAD 0x800, CAP_DIGEST_OFFLOAD 0x1000 or CAP_PADDING_OFFLOAD
+ * 0x2000 = partial, since cxgb3i/cxgb4i (caps 0x30b9) offload only digests and padding yet need an HBA), else from
+ * its name (`tcp`, `iser` = software, `qla4xxx` = full, any other = partial).
  */
 export function classifyTransport(name: string | undefined, caps?: number): IscsiDiskKind {
   if (caps !== undefined) {
     if (caps & CAP_LOGIN_OFFLOAD) return 'full-offload';
-    return caps & CAP_DATA_PATH_OFFLOAD ? 'partial-offload' : 'software';
+    return caps & (CAP_DATA_PATH_OFFLOAD | CAP_DIGEST_PADDING_OFFLOAD) ? 'partial-offload' : 'software';
   }
   if (name === 'tcp' || name === 'iser' || name === undefined) return 'software';
   return name === 'qla4xxx' ? 'full-offload' : 'partial-offload';
