@@ -39,6 +39,34 @@ export {
   isChapAlgorithm,
   Secret,
 } from './chap/chap.js';
+// Conformance testing (RFC 7143 rules against a target)
+export type {
+  CaseContext,
+  CaseResult,
+  ConformCase,
+  ConformChap,
+  ConformReport,
+  ConformTarget,
+  ConformTimeouts,
+  Evidence,
+  ProbeOptions,
+  Received,
+  RunOptions,
+  Strength,
+  Totals,
+  Verdict,
+  VerdictStatus,
+} from './conform/conform.js';
+export {
+  builtinCases,
+  describePdu,
+  formatSummary,
+  Probe,
+  runConformance,
+  toJson,
+  toJunitXml,
+  totals,
+} from './conform/conform.js';
 export * from './errors.js';
 // iBFT firmware tables (stands alone)
 export * from './ibft/index.js';
@@ -62,7 +90,7 @@ export type { DecodeOptions, LenientDecodeResult } from './pdu/decode.js';
 export { decodePdu, decodePduLenient, pduWireLength } from './pdu/decode.js';
 export type { EncodeOptions } from './pdu/encode.js';
 export { encodePdu, encodePduBytes } from './pdu/encode.js';
-export type { FramedPdu, FramerOptions, LenientFramedPdu } from './pdu/framer.js';
+export type { FramedPdu, FramerOptions, LenientFramedPdu, PlacementHook } from './pdu/framer.js';
 export { DEFAULT_MAX_DATA_SEGMENT_LENGTH, Framer, framePdus } from './pdu/framer.js';
 export type { IsidFields } from './pdu/isid.js';
 export { formatIsid, IsidType, isidFields, makeIsid } from './pdu/isid.js';

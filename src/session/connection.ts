@@ -36,7 +36,8 @@ export interface ConnectionOptions {
 
 /**
  * Receives every PDU once the session is in the Full Feature Phase (see {@link Connection.setHandler}).
- * `pdu.data` may be a view of a received socket chunk: copy what must outlive the call.
+ * `pdu.data` (and any other byte field) may be a view of the connection's reusable read buffer, overwritten by
+ * the next read: copy what must outlive the call.
  */
 export interface PduHandler {
   /** One PDU from the target, in arrival order. A throw fails the connection with that error. */
@@ -44,6 +45,9 @@ export interface PduHandler {
   /** The connection failed or was closed; called once, and no PDU follows. */
   onClose(err: IscsiError): void;
 }
+
+/** Bytes per socket read (Node's own default). */
+const READ_BUFFER_BYTES = 65536;
 
 /** An abort error with its code. */
 export function abortError(signal: AbortSignal): IscsiError {
@@ -82,7 +86,22 @@ export class Connection {
   static open(options: ConnectionOptions): Promise<Connection> {
     const { portal, signal } = options;
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const factory = options.connect ?? ((o) => netConnect(o));
+    // With the default factory the socket reads through `onread`: in the Full Feature Phase, where PDUs are
+    // dispatched synchronously, into one reusable buffer, which saves an allocation (and its GC) per read; before
+    // that, PDUs may be queued, so every read gets a buffer of its own.
+    let connection: Connection | undefined;
+    const shared = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const early: Uint8Array[] = [];
+    const onread = {
+      buffer: () =>
+        connection !== undefined && connection.#handler !== undefined ? shared : Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      callback: (n: number, buf: Uint8Array): boolean => {
+        if (connection) connection.#onData(buf.subarray(0, n), buf === shared);
+        else early.push(buf.subarray(0, n)); // before 'connect' was handled: never the shared buffer
+        return true; // keep reading (false would pause the socket)
+      },
+    };
+    const factory = options.connect ?? ((o) => netConnect({ ...o, onread }));
     return new Promise((resolve, reject) => {
       const socket = factory(connectOptions(portal, options.localAddress));
       socket.setNoDelay(true);
@@ -94,7 +113,11 @@ export class Connection {
         if (err) {
           socket.destroy();
           reject(err);
-        } else resolve(new Connection(socket, portal, options.trace));
+        } else {
+          connection = new Connection(socket, portal, options.trace);
+          for (const chunk of early.splice(0)) connection.#onData(chunk, false);
+          resolve(connection);
+        }
       };
       const onConnect = () => done();
       const onError = (err: Error) =>
@@ -200,7 +223,8 @@ export class Connection {
     this.#socket.destroy();
   }
 
-  #onData(chunk: Buffer): void {
+  /** `reused`: the chunk is the shared read buffer, so what the framer keeps queued must be copied out. */
+  #onData(chunk: Uint8Array, reused = false): void {
     try {
       this.framer.push(chunk);
       for (let f = this.framer.next(); f; f = this.framer.next()) {
@@ -211,6 +235,7 @@ export class Connection {
         // The handler may have closed the connection: nothing more is delivered then.
         if (this.#failure) return;
       }
+      if (reused) this.framer.detach();
     } catch (err) {
       this.#fail(asIscsiError(err));
       this.#socket.destroy();

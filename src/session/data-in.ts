@@ -39,38 +39,66 @@ export class DataInBuffer {
   }
 
   /**
-   * Copies one Data-In segment to `offset`.
+   * Copies one Data-In segment to `offset`. When `data` already is that part of the buffer (the framer placed it
+   * there, see {@link DataInBuffer.slot}), nothing is copied; the checks are the same.
    * @throws {ProtocolError} when it reaches beyond the expected length, overlaps earlier data, or (in order) does
    * not start where the previous segment ended.
    */
   place(offset: number, data: Uint8Array): void {
-    const end = offset + data.length;
+    const length = data.length;
+    const err = this.#refusal(offset, length);
+    if (err) throw err;
+    if (length === 0) return;
+    this.#cover(offset, offset + length);
+    const buffer = this.buffer;
+    if (data.buffer !== buffer.buffer || data.byteOffset !== buffer.byteOffset + offset) buffer.set(data, offset);
+    this.#bytes += length;
+  }
+
+  /**
+   * The part of the buffer where `length` bytes at `offset` would go, when {@link DataInBuffer.place} would accept
+   * them now; undefined otherwise (and for an empty segment). Changes nothing: the segment still has to be placed.
+   */
+  slot(offset: number, length: number): Uint8Array | undefined {
+    if (length === 0 || this.#refusal(offset, length)) return undefined;
+    return this.buffer.subarray(offset, offset + length);
+  }
+
+  /** Why a segment of `length` bytes at `offset` cannot be placed now, or undefined when it can. */
+  #refusal(offset: number, length: number): ProtocolError | undefined {
+    const end = offset + length;
     if (end > this.buffer.length) {
-      throw bad(
-        `Data-In at offset ${offset} (${data.length} bytes) overflows the ${this.buffer.length}-byte read`,
+      return bad(
+        `Data-In at offset ${offset} (${length} bytes) overflows the ${this.buffer.length}-byte read`,
         Opcode.DataIn,
         end,
         this.buffer.length,
       );
     }
-    if (data.length === 0) return;
+    if (length === 0) return undefined;
     if (this.#inOrder && offset !== this.contiguous) {
-      throw bad(
+      return bad(
         `Data-In at offset ${offset}, expected ${this.contiguous} (DataPDUInOrder=Yes)`,
         Opcode.DataIn,
         offset,
         this.contiguous,
       );
     }
-    this.#cover(offset, end);
-    this.buffer.set(data, offset);
-    this.#bytes += data.length;
-  }
-
-  /** Adds [start, end) to the covered ranges, merging neighbours; throws on an overlap. */
-  #cover(start: number, end: number): void {
     const r = this.#ranges;
     // Common case: the segment continues the last range (in-order data).
+    if (r.length > 0 && r[r.length - 1] === offset) return undefined;
+    // The first range that ends after `offset` must begin at or after `end`.
+    let j = 0;
+    while (j < r.length && r[j + 1]! <= offset) j += 2;
+    if (j < r.length && r[j]! < end) {
+      return bad(`Data-In [${offset}, ${end}) overlaps data already received`, Opcode.DataIn, offset, r[j]!);
+    }
+    return undefined;
+  }
+
+  /** Adds [start, end), which overlaps nothing (see #refusal), to the covered ranges, merging neighbours. */
+  #cover(start: number, end: number): void {
+    const r = this.#ranges;
     if (r.length > 0 && r[r.length - 1] === start) {
       r[r.length - 1] = end;
       return;
@@ -79,11 +107,7 @@ export class DataInBuffer {
     let i = 0;
     while (i < r.length && r[i + 1]! < start) i += 2;
     const joinsLeft = i < r.length && r[i + 1] === start;
-    // j: the first range that ends after `start`; it must begin at or after `end`.
     const j = joinsLeft ? i + 2 : i;
-    if (j < r.length && r[j]! < end) {
-      throw bad(`Data-In [${start}, ${end}) overlaps data already received`, Opcode.DataIn, start, r[j]!);
-    }
     const joinsRight = j < r.length && r[j] === end;
     if (joinsLeft && joinsRight)
       r.splice(i + 1, 2); // [a, start) + [start, end) + [end, b) → [a, b)
@@ -118,7 +142,8 @@ export function parseResponseData(data: Uint8Array): ResponseData {
     );
   }
   return {
-    sense: senseLength > 0 ? data.slice(2, 2 + senseLength) : undefined,
-    responseData: 2 + senseLength < data.length ? data.slice(2 + senseLength) : undefined,
+    // Uint8Array's slice copies; a Buffer's (the received chunk) would be a view.
+    sense: senseLength > 0 ? Uint8Array.prototype.slice.call(data, 2, 2 + senseLength) : undefined,
+    responseData: 2 + senseLength < data.length ? Uint8Array.prototype.slice.call(data, 2 + senseLength) : undefined,
   };
 }

@@ -17,6 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ConnectionError, ErrorCode, InvalidArgumentError, IscsiError, ProtocolError } from '../errors.js';
+import { u32 } from '../pdu/bhs.js';
 import { formatLun, lunFromNumber, lunToNumber } from '../pdu/lun.js';
 import { Opcode } from '../pdu/opcodes.js';
 import { serialAdd, serialGt } from '../pdu/serial.js';
@@ -113,6 +114,8 @@ export class Session {
   #failure: ConnectionError | undefined;
   #idle: (() => void)[] = [];
   #logoutDone: Promise<void> | undefined;
+  /** The command whose Data-In the framer is writing into its read buffer (see #placement). */
+  #placing: Task | undefined;
 
   /**
    * Takes over the connection of a login: from now on every PDU from the target goes to this session, so the
@@ -146,6 +149,7 @@ export class Session {
       dead: (err) => this.#connection.close(err), // #onClose fails everything and logs session-closed
     });
     this.#connection.setHandler({ onPdu: (pdu) => this.#onPdu(pdu), onClose: (err) => this.#onClose(err) });
+    this.#connection.framer.setPlacement((header) => this.#placement(header));
   }
 
   /** Commands sent and not completed. */
@@ -464,19 +468,17 @@ export class Session {
     const grew = 'maxCmdSN' in pdu && this.#window.update(pdu.expCmdSN, pdu.maxCmdSN);
     switch (pdu.kind) {
       case 'data-in':
+        this.#placing = undefined;
         if (pdu.statusPresent) this.#acknowledge(pdu.statSN); // StatSN is valid only with S (§11.7.4)
-        this.#toTask(pdu, pdu.statusPresent, (task) => task.onDataIn(pdu));
+        this.#toTask(pdu, pdu.statusPresent);
         break;
       case 'r2t':
         // The R2T's StatSN is the next one, not a status to acknowledge (§11.8).
-        this.#toTask(pdu, false, (task) => {
-          this.#connection.sendAll(task.onR2t(pdu, this.#expStatSN, this.params));
-          return undefined;
-        });
+        this.#toTask(pdu, false);
         break;
       case 'scsi-response':
         this.#acknowledge(pdu.statSN);
-        this.#toTask(pdu, true, (task) => task.onResponse(pdu));
+        this.#toTask(pdu, true);
         break;
       case 'nop-in': {
         if (pdu.initiatorTaskTag !== RESERVED_TAG) {
@@ -525,7 +527,20 @@ export class Session {
     if (serialGt(next, this.#expStatSN)) this.#expStatSN = next;
   }
 
-  #toTask(pdu: DataInPdu | R2tPdu | ScsiResponsePdu, final: boolean, handle: (t: Task) => ScsiResult | undefined) {
+  /**
+   * The framer's placement hook: the header of a Data-In that spans socket chunks, whose data segment may go
+   * straight into its command's read buffer if the command would accept it (Task.placement). The session remembers
+   * the command so that giving it up stops the writes into its buffer (#failTask, #onClose).
+   */
+  #placement(header: Uint8Array): Uint8Array | undefined {
+    const task = this.#tasks.get(u32(header, 16)); // ITT
+    const data = task?.placement(header);
+    if (data) this.#placing = task;
+    return data;
+  }
+
+  /** Hands a PDU to its command; one without closures, as it runs for every Data-In. */
+  #toTask(pdu: DataInPdu | R2tPdu | ScsiResponsePdu, final: boolean) {
     const itt = pdu.initiatorTaskTag;
     const task = this.#tasks.get(itt);
     if (!task) {
@@ -534,7 +549,9 @@ export class Session {
     }
     let result: ScsiResult | undefined;
     try {
-      result = handle(task);
+      if (pdu.kind === 'data-in') result = task.onDataIn(pdu);
+      else if (pdu.kind === 'scsi-response') result = task.onResponse(pdu);
+      else this.#connection.sendAll(task.onR2t(pdu, this.#expStatSN, this.params));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err; // a failed send fails the connection, and so every task
       this.#failTask(task, err, !final);
@@ -556,6 +573,8 @@ export class Session {
   /** Ends a task with an error; `targetMayAnswer` keeps its ITT reserved so late PDUs are recognised and dropped. */
   #failTask(task: Task, err: IscsiError, targetMayAnswer: boolean): void {
     if (task.state === 'done') return;
+    // The caller may reuse its buffer as soon as the command fails: no more bytes go there.
+    if (this.#placing === task) this.#stopPlacing();
     this.#tasks.remove(task, targetMayAnswer);
     task.fail(err);
     if (this.#verbose) this.#emit('debug', task.failureEvent(err), 'SCSI command failed');
@@ -568,6 +587,7 @@ export class Session {
       err instanceof ConnectionError ? err : new ConnectionError(`connection failed: ${err.message}`, { cause: err });
     this.#failure = failure;
     this.#state = 'closed';
+    this.#stopPlacing();
     this.#keepalive.stop();
     for (const task of this.#tasks.clear()) {
       if (task.fail(failure) && this.#verbose) this.#emit('debug', task.failureEvent(failure), 'SCSI command failed');
@@ -577,6 +597,11 @@ export class Session {
     if (!this.#closing) {
       this.#emit('warn', { event: 'session-closed', code: err.code, message: err.message }, 'session closed');
     }
+  }
+
+  #stopPlacing(): void {
+    this.#placing = undefined;
+    this.#connection.framer.abandonPlacement();
   }
 
   /** Wakes {@link Session.logout} once nothing is queued or in flight (or the session closed). */

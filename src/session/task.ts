@@ -7,6 +7,7 @@
  */
 import { ErrorCode, InvalidArgumentError, type IscsiError, ProtocolError, TimeoutError } from '../errors.js';
 import type { Ahs } from '../pdu/ahs.js';
+import { dataSegmentLength, u32 } from '../pdu/bhs.js';
 import { formatLun, lunFromNumber, lunToNumber } from '../pdu/lun.js';
 import { Opcode } from '../pdu/opcodes.js';
 import { serialAdd } from '../pdu/serial.js';
@@ -227,6 +228,18 @@ export class Task {
       ...(pdu.residualOverflow ? { residualOverflow: residual } : {}),
       ...(pdu.residualUnderflow ? { residualUnderflow: residual } : {}),
     });
+  }
+
+  /**
+   * Where the data segment of a Data-In for this command may be written before the PDU is complete (the framer's
+   * placement hook): the part of the read buffer it covers, when {@link Task.onDataIn} would accept a Data-In
+   * with this header's DataSN, BufferOffset and DataSegmentLength. Undefined otherwise: the PDU then takes the
+   * ordinary path, where `onDataIn` reports the problem.
+   */
+  placement(header: Uint8Array): Uint8Array | undefined {
+    // §11.7.5, §11.7.4: DataSN at byte 36, BufferOffset at byte 40.
+    if (!this.#data || u32(header, 36) !== this.#inSN) return undefined;
+    return this.#data.slot(u32(header, 40), dataSegmentLength(header));
   }
 
   /**

@@ -62,6 +62,53 @@ describe('DataInBuffer (RFC 7143 §11.7, §13.18)', () => {
   });
 });
 
+describe('DataInBuffer.slot (where the framer may place a segment)', () => {
+  it('gives the view place() would fill, and undefined wherever place() would throw', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(fc.tuple(fc.nat(40), fc.nat(20)), { maxLength: 10 }), (inOrder, attempts) => {
+        const buf = new DataInBuffer(new Uint8Array(48), inOrder);
+        for (const [offset, length] of attempts) {
+          const slot = buf.slot(offset, length);
+          const before = [buf.bytes, buf.contiguous];
+          let threw = false;
+          try {
+            buf.place(offset, new Uint8Array(length).fill(offset + 1));
+          } catch (err) {
+            expect(err).toBeInstanceOf(ProtocolError);
+            threw = true;
+          }
+          if (length === 0) expect(slot).toBeUndefined();
+          else if (threw) {
+            expect(slot).toBeUndefined();
+            expect([buf.bytes, buf.contiguous]).toEqual(before);
+          } else {
+            expect(slot).toBeDefined();
+            expect(slot!.byteOffset).toBe(offset);
+            expect(slot!.length).toBe(length);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('accepts a segment already in place without copying, with the same checks', () => {
+    const backing = new Uint8Array(64);
+    const buf = new DataInBuffer(backing.subarray(8, 40), true);
+    const slot = buf.slot(0, 16)!;
+    slot.fill(7); // what the framer does
+    buf.place(0, slot);
+    expect([buf.bytes, buf.contiguous]).toEqual([16, 16]);
+    expect(backing.subarray(8, 24).every((b) => b === 7)).toBe(true);
+    // The same bytes again: an overlap, refused as for any other segment.
+    expect(() => buf.place(0, slot)).toThrow(/expected 16/);
+    // A view of the same buffer at another offset is copied, not taken as placed.
+    buf.place(16, backing.subarray(8, 24));
+    expect(backing.subarray(24, 40).every((b) => b === 7)).toBe(true);
+    expect(buf.contiguous).toBe(32);
+  });
+});
+
 describe('parseResponseData (§11.4.7)', () => {
   it('splits SenseLength, sense data and response data', () => {
     const r = parseResponseData(Uint8Array.of(0, 3, 0x70, 0, 6, 0xee));
@@ -69,6 +116,14 @@ describe('parseResponseData (§11.4.7)', () => {
     expect(r.responseData).toEqual(Uint8Array.of(0xee));
     expect(parseResponseData(new Uint8Array(0))).toEqual({ sense: undefined, responseData: undefined });
   });
+  it('copies the sense data even out of a Buffer (whose slice would be a view)', () => {
+    const segment = Buffer.from([0, 2, 0x70, 0x05, 9]);
+    const { sense, responseData } = parseResponseData(segment);
+    segment.fill(0);
+    expect(Array.from(sense!)).toEqual([0x70, 0x05]);
+    expect(Array.from(responseData!)).toEqual([9]);
+  });
+
   it('refuses a SenseLength beyond the segment', () => {
     expect(() => parseResponseData(Uint8Array.of(0, 9, 1, 2))).toThrow(ProtocolError);
     expect(() => parseResponseData(Uint8Array.of(0))).toThrow(ProtocolError);
