@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
 import { runBootArgs, runDisks } from './boot.js';
+import { type ConformCliOptions, runConform } from './conform.js';
 import { runDecode } from './decode.js';
 import { type DemoOptions, runDemo } from './demo.js';
 import { runIbft } from './ibft.js';
@@ -236,6 +237,22 @@ program
   .option('--json', 'as JSON', false)
   .action(async (opts: { udevDb?: string; sysRoot?: string; json: boolean }) => {
     process.exitCode = await runDisks(opts, (line) => process.stdout.write(`${line}\n`));
+  });
+
+program
+  .command('conform')
+  .description('check a target against RFC 7143 rules (login, negotiation, CHAP, text, sequence, data, digests, ...)')
+  .argument('<target>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal host[:port]')
+  .option('--suite <areas>', 'only these areas, comma-separated (e.g. login,negotiation)')
+  .option('--junit <file>', 'write JUnit XML')
+  .option('--json <file>', 'write the verdicts as JSON')
+  .option('--out <dir>', 'write a pcap of each failing case here')
+  .option('--chap-file <file>', 'CHAP credentials: user=, secret=, target_user=, target_secret= lines (mode 600)')
+  .option('-t, --target <iqn>', 'target name when a portal is given (default: the first one discovered)')
+  .option('--initiator-name <iqn>', 'our iSCSI name')
+  .option('--case-timeout <ms>', 'time limit of each case (default 5000)', milliseconds)
+  .action(async (where: string, opts: ConformCliOptions) => {
+    process.exitCode = await runConform(where, opts, io);
   });
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

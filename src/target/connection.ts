@@ -167,6 +167,12 @@ export class TargetConnection {
     }
     // Reserved bits that are set are ignored (robustness, as most targets do); anything else is refused.
     const violation = violations.find((v) => v.code !== ErrorCode.PduReserved);
+    // A Login Request with bad flags (T and C both set, a reserved stage) still goes to the login machine, which
+    // answers it with status 0x020b before closing (§11.12.2, §11.13.5) rather than dropping the connection.
+    if (!session && pdu?.kind === 'login-request' && violation?.code === ErrorCode.PduField) {
+      this.#loginStep(pdu);
+      return;
+    }
     if (pdu === undefined || violation !== undefined) {
       const error = violation ?? new ProtocolError(ErrorCode.PduField, 'undecodable PDU');
       // During login any violation ends the login; afterwards the PDU is rejected and the session goes on.
