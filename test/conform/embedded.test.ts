@@ -45,8 +45,6 @@ afterAll(async () => {
   await chap?.stop({ graceMs: 100 });
 });
 
-
-
 function mustFailures(report: ConformReport): string[] {
   return report.results
     .filter((r) => r.strength === 'MUST' && r.verdict.status !== 'pass' && r.verdict.status !== 'not-applicable')

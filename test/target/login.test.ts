@@ -388,7 +388,14 @@ describe('TargetLoginMachine: identity keys repeated in a later request', () => 
   it('accepts a repeat with the same value (libiscsi after AuthMethod=None)', () => {
     const t = targetMachine();
     expect(t.receive(security([...IDENTITY, ['AuthMethod', 'CHAP,None']])).kind).toBe('send');
-    const step = t.receive(request({ keys: [['InitiatorName', INITIATOR], ['DefaultTime2Retain', '0']] }));
+    const step = t.receive(
+      request({
+        keys: [
+          ['InitiatorName', INITIATOR],
+          ['DefaultTime2Retain', '0'],
+        ],
+      }),
+    );
     expect(step.kind).toBe('done');
   });
 
