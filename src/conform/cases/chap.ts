@@ -90,7 +90,10 @@ function algorithmCase(algorithm: number, name: string, strength: 'MUST' | 'MAY'
       (algorithm === 5 ? ' (MD5 is mandatory to implement).' : '; a target without it answers Reject (n/a).'),
     async run(ctx) {
       const ch = await challenge(ctx, String(algorithm));
-      if ('status' in ch) return algorithm === 5 && ch.status === 'not-applicable' ? fail(ch.reason) : ch;
+      // MD5 is the one algorithm every target must support (§12.1.3): refusing it is a failure, not n/a, once
+      // CHAP credentials were given.
+      if ('status' in ch)
+        return algorithm === 5 && ctx.target.chap && ch.status === 'not-applicable' ? fail(ch.reason) : ch;
       if (ch.algorithm !== algorithm) return fail(`the target chose CHAP_A=${ch.algorithm}, not offered`, ch.rsp);
       const event = await respond(ctx, ch, chapAnswer(ctx, algorithm, ch.id, ch.challenge));
       const rsp = pduOf(event, 'login-response');
