@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { ErrorCode, InvalidArgumentError, IscsiError } from '../../errors.js';
-import type { BlockBackend } from './types.js';
+import { type BlockBackend, checkBackendRange } from './types.js';
 
 /** Capacities are whole 512-byte sectors (the smallest logical block a LUN may have). */
 const SECTOR = 512;
@@ -179,15 +179,7 @@ export class FileBackend implements BlockBackend {
   }
 
   #check(offset: number, length: number, op: string): void {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new InvalidArgumentError(`${op} of ${length} bytes at ${offset} is outside the ${this.size}-byte file`);
-    }
+    checkBackendRange(this.size, offset, length, op);
   }
 }
 

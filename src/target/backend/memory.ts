@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../../errors.js';
-import type { BlockBackend } from './types.js';
+import { type BlockBackend, checkBackendRange } from './types.js';
 
 /**
  * Default chunk size: 1 MiB. Reads inside one chunk are views (no copy), so the chunk is as large as common
@@ -154,15 +154,7 @@ export class MemoryBackend implements BlockBackend {
 
   #check(offset: number, length: number, op: string): void {
     this.#open(op);
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.size
-    ) {
-      throw new InvalidArgumentError(`${op} of ${length} bytes at ${offset} is outside the ${this.size}-byte store`);
-    }
+    checkBackendRange(this.size, offset, length, op);
   }
 
   #writable(op: string): void {

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '../../errors.js';
+
 /**
  * The storage behind a logical unit: a byte-addressed store the SCSI device server reads and writes in whole
  * blocks. Backends know nothing of SCSI; the device server checks ranges before calling them.
@@ -29,4 +31,20 @@ export interface BlockBackend {
   mapped(offset: number, length: number): boolean;
   /** Releases the storage (closes a file). */
   close(): Promise<void>;
+}
+
+/**
+ * Throws InvalidArgumentError unless `[offset, offset + length)` lies within `size` bytes: a guard against
+ * programming errors, since the device server checks LBA ranges before calling a backend.
+ */
+export function checkBackendRange(size: number, offset: number, length: number, op: string): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
+    throw new InvalidArgumentError(`${op} of ${length} bytes at ${offset} is outside the ${size}-byte backend`);
+  }
 }

@@ -264,3 +264,8 @@ export function mediumLock(backend: BlockBackend): MediumLock {
   }
   return lock;
 }
+
+/** Four usage bytes with every bit marked (a 32-bit LBA or length field in CDB USAGE DATA). */
+export const FF4: readonly number[] = [0xff, 0xff, 0xff, 0xff];
+/** Eight marked usage bytes (a 64-bit LBA). */
+export const FF8: readonly number[] = [...FF4, ...FF4];

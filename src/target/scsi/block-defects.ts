@@ -6,7 +6,7 @@
  * ALLOCATION LENGTH (allocation-length.ts).
  * @module
  */
-import { BlockOpcode, isResult, takeCdb, usage } from './block-common.js';
+import { BlockOpcode, FF4, isResult, takeCdb, usage } from './block-common.js';
 import { good, invalidFieldInCdb } from './result.js';
 import type { CommandEntry, CommandHandler } from './types.js';
 
@@ -32,8 +32,6 @@ function readDefectDataHandler(cdbLength: 10 | 12): CommandHandler {
     return good(header);
   };
 }
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
 
 /** READ DEFECT DATA(10) and (12). */
 export const DEFECT_COMMANDS: readonly CommandEntry[] = [

@@ -10,6 +10,7 @@ import {
   byteOffset,
   checkWrite,
   decodeTransfer,
+  FF4,
   isResult,
   mediumError,
   mediumLock,
@@ -58,8 +59,6 @@ const orWrite: CommandHandler = async (lu, request) => {
   });
   return failed ?? writeDone(lu, t.blocks);
 };
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
 
 /**
  * ORWRITE(16). CDB USAGE DATA marks DPO and FUA, LBA and TRANSFER LENGTH; ORPROTECT is only accepted as 0, FUA_NV

@@ -8,7 +8,7 @@
  * @module
  */
 import { ScsiStatus } from '../../scsi/names.js';
-import { BlockOpcode, checkRange, decodeTransfer, isResult, takeCdb, usage } from './block-common.js';
+import { BlockOpcode, checkRange, decodeTransfer, FF4, isResult, takeCdb, usage } from './block-common.js';
 import type { CommandEntry, CommandHandler, ScsiResult } from './types.js';
 
 /** CONDITION MET: no sense data, no Data-In (SAM-5 §5.3.1). */
@@ -25,8 +25,6 @@ function preFetchHandler(cdbLength: number): CommandHandler {
     return checkRange(lu, t.lba, t.blocks) ?? CONDITION_MET;
   };
 }
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
 
 /** PRE-FETCH(10) and (16). CDB USAGE DATA marks IMMED, LBA and PREFETCH LENGTH; GROUP NUMBER is ignored. */
 export const PREFETCH_COMMANDS: readonly CommandEntry[] = [

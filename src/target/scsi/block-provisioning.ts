@@ -12,6 +12,8 @@ import {
   byteOffset,
   checkRange,
   checkWritable,
+  FF4,
+  FF8,
   isResult,
   mediumError,
   mediumLock,
@@ -191,9 +193,6 @@ const getLbaStatus: CommandHandler = (lu, request) => {
   }
   return good(data.subarray(0, Math.min(data.length, allocationLength)));
 };
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
-const FF8 = [...FF4, ...FF4];
 
 /** WRITE SAME(10), WRITE SAME(16), UNMAP and GET LBA STATUS. */
 export const PROVISIONING_COMMANDS: readonly CommandEntry[] = [

@@ -11,6 +11,8 @@ import {
   checkRange,
   checkWrite,
   decodeTransfer,
+  FF4,
+  FF8,
   isResult,
   mediumError,
   mediumLock,
@@ -86,9 +88,6 @@ function synchronizeCacheHandler(cdbLength: number): CommandHandler {
     return good();
   };
 }
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
-const FF8 = [...FF4, ...FF4];
 
 /**
  * READ/WRITE(6, 10, 12, 16) and SYNCHRONIZE CACHE(10, 16). CDB USAGE DATA marks the fields evaluated with a

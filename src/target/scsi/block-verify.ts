@@ -11,6 +11,8 @@ import {
   checkRange,
   checkWritable,
   decodeTransfer,
+  FF4,
+  FF8,
   firstMismatch,
   isResult,
   mediumError,
@@ -103,9 +105,6 @@ const compareAndWrite: CommandHandler = async (lu, request) => {
     return good();
   });
 };
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
-const FF8 = [...FF4, ...FF4];
 
 /** VERIFY(10), VERIFY(12), VERIFY(16) and COMPARE AND WRITE. */
 export const VERIFY_COMMANDS: readonly CommandEntry[] = [

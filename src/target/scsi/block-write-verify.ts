@@ -9,6 +9,8 @@ import {
   byteOffset,
   checkWrite,
   decodeTransfer,
+  FF4,
+  FF8,
   firstMismatch,
   isResult,
   mediumError,
@@ -75,9 +77,6 @@ function writeAndVerifyHandler(cdbLength: number): CommandHandler {
     return failed ?? writeDone(lu, t.blocks);
   };
 }
-
-const FF4 = [0xff, 0xff, 0xff, 0xff];
-const FF8 = [...FF4, ...FF4];
 
 /**
  * WRITE AND VERIFY(10, 12, 16). CDB USAGE DATA marks DPO (accepted: there is no cache to bypass), BYTCHK, LBA and
