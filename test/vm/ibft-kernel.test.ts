@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { ibftToJson, parseIbft } from '../../src/ibft/index.js';
 import { IbftChapType, type IbftJson, IbftOrigin, type IbftTableSpec } from '../../src/ibft/model.js';
 import { writeIbft } from '../../src/ibft/write-acpi.js';
@@ -103,6 +103,91 @@ const MODEL: IbftTableSpec = {
   ],
 };
 
+/**
+ * A second table for the origins the first lacks: NIC 0 configured by DHCP (origin 3, the lease's address, DHCP
+ * server recorded, as iPXE writes it), NIC 1 IPv4 static on a VLAN; one-way CHAP on the DHCP NIC's target, a
+ * no-auth target with LUN 5 on a non-default port on the static NIC.
+ */
+const DHCP_MODEL: IbftTableSpec = {
+  signature: 'iBFT',
+  oemId: 'ISCSTS',
+  oemTableId: 'VMDHCP',
+  controlFlags: 0,
+  initiator: {
+    valid: true,
+    bootSelected: true,
+    reservedFlags: 0,
+    name: 'iqn.2026-11.test:vm-dhcp-initiator',
+  },
+  nics: [
+    {
+      index: 0,
+      valid: true,
+      bootSelected: true,
+      global: true,
+      reservedFlags: 0,
+      ip: '10.0.2.15',
+      prefixLength: 24,
+      origin: IbftOrigin.Dhcp,
+      gateway: '10.0.2.2',
+      primaryDns: '10.0.2.3',
+      dhcpServer: '10.0.2.2',
+      vlan: 0,
+      mac: '52:54:00:12:34:60',
+      pciBdf: 0x0018,
+      hostname: 'dhcp-client',
+    },
+    {
+      index: 1,
+      valid: true,
+      bootSelected: false,
+      global: true,
+      reservedFlags: 0,
+      ip: '192.168.7.20',
+      prefixLength: 25,
+      origin: IbftOrigin.Manual,
+      gateway: '192.168.7.1',
+      primaryDns: '192.168.7.2',
+      secondaryDns: '192.168.7.3',
+      vlan: 7,
+      mac: '52:54:00:12:34:61',
+      pciBdf: 0x0020,
+    },
+  ],
+  targets: [
+    {
+      index: 0,
+      valid: true,
+      bootSelected: true,
+      radiusChap: false,
+      radiusReverseChap: false,
+      reservedFlags: 0,
+      ip: '10.0.2.2',
+      port: 3260,
+      lun: 0n,
+      chapType: IbftChapType.OneWay,
+      nicIndex: 0,
+      name: 'iqn.2026-11.test:vm-dhcp-disk',
+      chapName: 'dhcpuser',
+      chapSecret: enc.encode('dhcpsecret1234'),
+    },
+    {
+      index: 1,
+      valid: true,
+      bootSelected: false,
+      radiusChap: false,
+      radiusReverseChap: false,
+      reservedFlags: 0,
+      ip: '192.168.7.10',
+      port: 3270,
+      lun: 0x0005_0000_0000_0000n,
+      chapType: IbftChapType.None,
+      nicIndex: 1,
+      name: 'iqn.2026-11.test:vm-static-disk',
+    },
+  ],
+};
+
 /** Guest script: load the driver, save the raw table and the sysfs text, run our CLI and iscsiadm -m fw. */
 const GUEST = `
 set -u
@@ -134,19 +219,19 @@ function sysfsAttributes(text: string): Map<string, string> {
   return out;
 }
 
-/** Checks a JSON table printed by our CLI against {@link MODEL} field by field (LUNs as hex, secrets as text). */
-function expectModel(json: IbftJson): void {
+/** Checks a JSON table printed by our CLI against `model` field by field (LUNs as hex, secrets as text). */
+function expectModel(json: IbftJson, model: IbftTableSpec = MODEL): void {
   const dec = new TextDecoder();
-  expect(json.signature).toBe(MODEL.signature);
-  expect(json.oemId).toBe(MODEL.oemId);
-  expect(json.oemTableId).toBe(MODEL.oemTableId);
-  expect(json.initiator).toMatchObject({ ...MODEL.initiator });
-  expect(json.nics).toHaveLength(MODEL.nics.length);
-  MODEL.nics.forEach((nic, i) => {
+  expect(json.signature).toBe(model.signature);
+  expect(json.oemId).toBe(model.oemId);
+  expect(json.oemTableId).toBe(model.oemTableId);
+  expect(json.initiator).toMatchObject({ ...model.initiator });
+  expect(json.nics).toHaveLength(model.nics.length);
+  model.nics.forEach((nic, i) => {
     expect(json.nics[i], `nics[${i}]`).toMatchObject({ ...nic });
   });
-  expect(json.targets).toHaveLength(MODEL.targets.length);
-  MODEL.targets.forEach((t, i) => {
+  expect(json.targets).toHaveLength(model.targets.length);
+  model.targets.forEach((t, i) => {
     const { lun, chapSecret, reverseChapSecret, ...rest } = t;
     expect(json.targets[i], `targets[${i}]`).toMatchObject({
       ...rest,
@@ -160,42 +245,47 @@ function expectModel(json: IbftJson): void {
   });
 }
 
-describeVm('iBFT in a real Linux kernel (QEMU)', () => {
-  const table = writeIbft(MODEL);
-  let run: VmRunResult;
-  let files: Record<string, Buffer>;
-  let dir: string | undefined;
-  const text = (name: string): string => files[name]?.toString('utf8') ?? '';
-
-  beforeAll(async () => {
-    const setup = await prepareVm();
-    // QEMU reads the table at start-up, so it lives in a host directory of its own.
-    dir = mkdtempSync(join(tmpdir(), 'iscsi-ts-ibft-'));
+/**
+ * Boots the VM with `table` injected and runs {@link GUEST}. NICs sit at the table's PCI addresses (00:03.0,
+ * 00:04.0) so the kernel makes the `device` links; no option ROM (iPXE would only slow the firmware down).
+ */
+async function bootWithTable(model: IbftTableSpec, table: Uint8Array): Promise<VmRunResult> {
+  const setup = await prepareVm();
+  // QEMU reads the table at start-up, so it lives in a host directory of its own.
+  const dir = mkdtempSync(join(tmpdir(), 'iscsi-ts-ibft-'));
+  try {
     const tablePath = join(dir, 'ibft.bin');
     writeFileSync(tablePath, table);
-    // NICs at the table's PCI addresses (00:03.0, 00:04.0) so the kernel makes the `device` links; no option ROM
-    // (iPXE would only slow the firmware down).
     const nic = (i: number) => [
       '-netdev',
       `user,id=n${i},restrict=on`,
       '-device',
-      `e1000,netdev=n${i},mac=${MODEL.nics[i]!.mac},romfile=`,
+      `e1000,netdev=n${i},mac=${model.nics[i]!.mac},romfile=`,
     ];
-    run = await runInVm(
+    return await runInVm(
       {
         command: GUEST,
         stageCheckout: true,
-        extraQemuArgs: ['-acpitable', `file=${tablePath}`, ...nic(0), ...nic(1)],
+        extraQemuArgs: ['-acpitable', `file=${tablePath}`, ...model.nics.flatMap((_n, i) => nic(i))],
         timeoutMs: VM_TIMEOUT_MS,
       },
       setup,
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describeVm('iBFT in a real Linux kernel (QEMU)', () => {
+  const table = writeIbft(MODEL);
+  let run: VmRunResult;
+  let files: Record<string, Buffer>;
+  const text = (name: string): string => files[name]?.toString('utf8') ?? '';
+
+  beforeAll(async () => {
+    run = await bootWithTable(MODEL, table);
     files = run.scratchFiles;
   }, 900_000);
-
-  afterAll(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   it('boots, loads iscsi_ibft and runs every step', () => {
     expect(run.rc, describeRun(run)).toBe(0);
@@ -286,5 +376,89 @@ describeVm('iBFT in a real Linux kernel (QEMU)', () => {
     expect(records[1]).toContain('node.conn[0].address = fd00:0010:0000:0000:0000:0000:0000:0010');
     expect(records[1]).toContain('node.conn[0].port = 3261');
     expect(records[1]).toContain('node.boot_lun = 01000000');
+  });
+}, ['iscsiadm']);
+
+describeVm('iBFT in a real Linux kernel (QEMU): DHCP and static IPv4 NICs', () => {
+  const table = writeIbft(DHCP_MODEL);
+  let run: VmRunResult;
+  let files: Record<string, Buffer>;
+  const text = (name: string): string => files[name]?.toString('utf8') ?? '';
+
+  beforeAll(async () => {
+    run = await bootWithTable(DHCP_MODEL, table);
+    files = run.scratchFiles;
+  }, 900_000);
+
+  it('boots, loads iscsi_ibft and runs every step', () => {
+    expect(run.rc, describeRun(run)).toBe(0);
+    expect(markers(run.output), describeRun(run)).toEqual([
+      'modprobe',
+      'sysfs-tree',
+      'acpi-copy',
+      'cli-sysfs',
+      'cli-acpi',
+      'cli-boot-args',
+      'iscsiadm-fw',
+      'done',
+    ]);
+    expect(Buffer.compare(files['acpi-table.bin']!, Buffer.from(table))).toBe(0);
+  });
+
+  it('reads both sources back as the model, the DHCP NIC as dhcp', () => {
+    const acpi = JSON.parse(text('acpi.json')) as IbftJson;
+    const sysfs = JSON.parse(text('sysfs.json')) as IbftJson;
+    expectModel(acpi, DHCP_MODEL);
+    expectModel(sysfs, DHCP_MODEL);
+    expect(acpi).toEqual(ibftToJson(parseIbft(table), { showSecrets: true }));
+    expect(sysfs).toEqual(acpi);
+    for (const json of [acpi, sysfs]) {
+      expect(json.nics[0]).toMatchObject({
+        origin: 3,
+        dhcp: true,
+        dhcpServer: '10.0.2.2',
+        subnetMask: '255.255.255.0',
+      });
+      expect(json.nics[1]).toMatchObject({ origin: 1, dhcp: false, subnetMask: '255.255.255.128', vlan: 7 });
+      expect(json.targets.map((t) => t.lunNumber)).toEqual([0, 5]);
+    }
+  });
+
+  it("shows the kernel's attribute formats for DHCP origin, DHCP server, VLAN and one-way CHAP", () => {
+    const attrs = sysfsAttributes(text('sysfs.txt'));
+    expect(Object.fromEntries(attrs)).toMatchObject({
+      'ethernet0/origin': '3',
+      'ethernet0/dhcp': '10.0.2.2',
+      'ethernet0/ip-addr': '10.0.2.15',
+      'ethernet0/subnet-mask': '255.255.255.0',
+      'ethernet0/hostname': 'dhcp-client',
+      'ethernet1/origin': '1',
+      'ethernet1/vlan': '7',
+      'ethernet1/subnet-mask': '255.255.255.128',
+      'ethernet1/secondary-dns': '192.168.7.3',
+      'target0/chap-type': '1',
+      'target0/chap-name': 'dhcpuser',
+      'target1/port': '3270',
+      'target1/lun': '05000000',
+    });
+    // The kernel hides zero fields: no DHCP server on the static NIC, no reverse CHAP on the one-way target.
+    for (const absent of ['ethernet1/dhcp', 'ethernet1/hostname', 'target0/rev-chap-name', 'target1/chap-name']) {
+      expect(attrs.has(absent), absent).toBe(false);
+    }
+    expect(text('devices.txt').trim().split('\n')).toEqual(['ethernet0 0000:00:03.0', 'ethernet1 0000:00:04.0']);
+  });
+
+  it("agrees with open-iscsi's reading (iscsiadm -m fw): DHCP and STATIC boot protocols", () => {
+    const records = text('iscsiadm-fw.txt').split('# BEGIN RECORD').slice(1);
+    expect(records, text('iscsiadm-fw.txt')).toHaveLength(2);
+    expect(records[0]).toContain('iface.bootproto = DHCP');
+    expect(records[0]).toContain('node.name = iqn.2026-11.test:vm-dhcp-disk');
+    expect(records[0]).toContain('node.session.auth.username = dhcpuser');
+    expect(records[0]).not.toContain('username_in');
+    expect(records[1]).toContain('iface.bootproto = STATIC');
+    expect(records[1]).toContain('iface.ipaddress = 192.168.7.20');
+    expect(records[1]).toContain('iface.vlan_id = 7');
+    expect(records[1]).toContain('node.conn[0].port = 3270');
+    expect(records[1]).toContain('node.boot_lun = 05000000');
   });
 }, ['iscsiadm']);
