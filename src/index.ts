@@ -68,8 +68,51 @@ export {
   totals,
 } from './conform/conform.js';
 export * from './errors.js';
+// The stateful target fuzzer (`iscsi-ts fuzz`)
+export * from './fuzz/fuzz.js';
 // iBFT firmware tables (stands alone)
 export * from './ibft/index.js';
+// Kernel hand-off (NETLINK_ISCSI, iscsi_tcp): needs Linux, root and the optional dependency koffi
+export { KernelError, type KernelErrorReason } from './kernel/errors.js';
+export {
+  type HandOffDisk,
+  type HandOffOptions,
+  type HandOffResult,
+  handOff,
+  type KernelLogoutOptions,
+  type KernelLogoutResult,
+  type KernelParam,
+  type KernelRequester,
+  type KernelSessionTunables,
+  kernelLogout,
+  kernelParams,
+  type LoginAndHandOffOptions,
+  loginAndHandOff,
+} from './kernel/handoff.js';
+export { ensureKernelModules, type KernelModulesOptions, type Modprobe } from './kernel/modules.js';
+export type { IscsiRequest, KernelEvent, ReplyMessage } from './kernel/netlink-codec.js';
+export {
+  IscsiNetlink,
+  type IscsiNetlinkOptions,
+  type KernelEventListener,
+  type NetlinkChannel,
+  openNetlinkChannel,
+} from './kernel/netlink-socket.js';
+export {
+  type KernelConnection,
+  type KernelDisk,
+  type KernelHost,
+  type KernelIface,
+  type KernelSession,
+  type KernelSysfsOptions,
+  type KernelTransport,
+  readKernelHosts,
+  readKernelIfaces,
+  readKernelSession,
+  readKernelSessions,
+  readKernelTransports,
+  readTransportHandle,
+} from './kernel/sysfs-sessions.js';
 export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
 export { AhsType } from './pdu/ahs.js';
 export { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, RESERVED_TAG } from './pdu/bhs.js';
@@ -229,7 +272,14 @@ export { formatIscsiUrl, parseIscsiUrl } from './session/url.js';
 export { FileBackend, FileBackendError, type FileBackendOptions } from './target/backend/file.js';
 export { MemoryBackend, type MemoryBackendOptions } from './target/backend/memory.js';
 export type { BlockBackend } from './target/backend/types.js';
-export type { LunConfig, LunStorage, PortalConfig, TargetDefinition, TargetServerConfig } from './target/config.js';
+export type {
+  LunConfig,
+  LunStorage,
+  PortalConfig,
+  TargetDefinition,
+  TargetFaults,
+  TargetServerConfig,
+} from './target/config.js';
 export type { TargetEvent } from './target/events.js';
 export * from './target/login.js';
 export { createTarget, IscsiTarget, type ListeningPortal } from './target/target.js';

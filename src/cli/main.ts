@@ -9,8 +9,16 @@ import { runBootArgs, runDisks } from './boot.js';
 import { type ConformCliOptions, runConform } from './conform.js';
 import { runDecode } from './decode.js';
 import { type DemoOptions, runDemo } from './demo.js';
+import { type FuzzCliOptions, runFuzz } from './fuzz.js';
 import { runIbft } from './ibft.js';
 import { type BinaryIo, runCat, runDd, runInq, runLs, runReadcap } from './io-commands.js';
+import {
+  type KernelLogoutCliOptions,
+  runKernelLogin,
+  runKernelLogout,
+  runSessions,
+  type SessionsCliOptions,
+} from './kernel-commands.js';
 import { type PerfCliOptions, runPerf } from './perf.js';
 import { type ServeCliOptions, startServe } from './serve.js';
 import { runDiscover, runFirmwareLogin, runLogin, type SessionCliOptions } from './session-commands.js';
@@ -70,6 +78,14 @@ sessionOptions(
   process.exitCode = await runDiscover(where, opts, io);
 });
 
+/** `iscsi-ts login` options. */
+type LoginCliOptions = SessionCliOptions & {
+  firmware: boolean;
+  ibftFile?: string;
+  kernel: boolean;
+  bindFirst: boolean;
+};
+
 sessionOptions(
   program
     .command('login')
@@ -77,8 +93,18 @@ sessionOptions(
     .argument('[target]', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
     .option('-t, --target <iqn>', 'target name when a portal is given')
     .option('--firmware', 'log in to every target of the iSCSI Boot Firmware Table instead', false)
-    .option('--ibft-file <file>', 'with --firmware: read the table from this file instead of the firmware'),
-).action(async (where: string | undefined, opts: SessionCliOptions & { firmware: boolean; ibftFile?: string }) => {
+    .option('--ibft-file <file>', 'with --firmware: read the table from this file instead of the firmware')
+    .option('--kernel', "hand the session to the kernel's iscsi_tcp and print its block devices (root, koffi)", false)
+    .option(
+      '--bind-first',
+      'with --kernel: give the socket to the kernel first and log in through it (as iscsid)',
+      false,
+    ),
+).action(async (where: string | undefined, opts: LoginCliOptions) => {
+  if (opts.kernel && where) {
+    process.exitCode = await runKernelLogin(where, opts, io);
+    return;
+  }
   if (opts.firmware) {
     process.exitCode = await runFirmwareLogin(opts, io);
     return;
@@ -90,6 +116,26 @@ sessionOptions(
   }
   process.exitCode = await runLogin(where, opts, io);
 });
+
+program
+  .command('sessions')
+  .description('the kernel iSCSI sessions from sysfs: target, portal, state, transport, host, disks')
+  .option('--json', 'as JSON', false)
+  .option('--ifaces', 'also the iSCSI hosts and interfaces (netdev, hwaddress, ipaddress)', false)
+  .option('--sys-root <dir>', 'a sysfs tree to read instead of /sys')
+  .action(async (opts: SessionsCliOptions) => {
+    process.exitCode = await runSessions(opts, io);
+  });
+
+program
+  .command('logout')
+  .description('log out of kernel iSCSI sessions (by session number or target name) and remove them')
+  .argument('<sid|target>', 'a session number (see iscsi-ts sessions) or a target name')
+  .option('--no-logout', 'stop and destroy the session without a Logout Request')
+  .option('--json', 'as JSON', false)
+  .action(async (which: string, opts: KernelLogoutCliOptions & { logout: boolean }) => {
+    process.exitCode = await runKernelLogout(which, { ...opts, noLogout: !opts.logout }, io);
+  });
 
 /** A byte count with an optional binary suffix (k, M, G), as dd takes it. */
 function byteCount(value: string): number {
@@ -173,6 +219,12 @@ function seconds(value: string): number {
   return n;
 }
 
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('an integer 0..4294967295');
+  return n;
+}
+
 function positive(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
@@ -253,6 +305,26 @@ program
   .option('--case-timeout <ms>', 'time limit of each case (default 5000)', milliseconds)
   .action(async (where: string, opts: ConformCliOptions) => {
     process.exitCode = await runConform(where, opts, io);
+  });
+
+program
+  .command('fuzz')
+  .description('fuzz a target with mutated PDUs in login, full feature and mid-transfer; minimised findings saved')
+  .argument('[target]', 'iscsi://host[:port]/<iqn>/<lun>, or a portal host[:port] (loopback only by default)')
+  .option('--seed <n>', 'seed of the run (default random; printed)', (v: string) => nonNegative(v))
+  .option('--iterations <n>', 'cases at most (default 10000)', positive)
+  .option('--time <s>', 'stop after this many seconds', positive)
+  .option('--out <dir>', 'where findings (JSON + pcap) go (default fuzz-findings)')
+  .option('--replay <file.json>', 'run a saved finding again instead of fuzzing')
+  .option('-t, --target <iqn>', 'target name when a portal is given (default: the first one discovered)')
+  .option('--initiator-name <iqn>', 'our iSCSI name')
+  .option('--chap-file <file>', 'CHAP credentials: user=, secret= lines (mode 600)')
+  .option('--hang-timeout <ms>', 'ping timeout before a hang is reported (default 2000)', milliseconds)
+  .option('--max-findings <n>', 'stop after this many findings (default 1)', positive)
+  .option('--embedded', 'fuzz an embedded target started in this process (memory LUN)', false)
+  .option('--allow-remote', 'fuzz a target that is not on a loopback address (a test network you own)', false)
+  .action(async (where: string | undefined, opts: FuzzCliOptions) => {
+    process.exitCode = await runFuzz(where, opts, io);
   });
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

@@ -17,7 +17,19 @@ export type KernelErrorReason =
   /** A request to encode has an argument out of range. */
   | 'argument'
   /** A sysfs attribute is missing, unreadable or does not parse. */
-  | 'sysfs';
+  | 'sysfs'
+  /** The kernel refused a request (KEVENT_IF_ERROR or a negative `retcode`); `errno` says why. */
+  | 'request'
+  /** Kernel iSCSI cannot be used here: no NETLINK_ISCSI, no koffi, a module or modprobe missing. */
+  | 'unavailable'
+  /** Missing CAP_SYS_ADMIN / CAP_NET_ADMIN (EPERM), or not in the initial network namespace. */
+  | 'privilege'
+  /** A system call on the netlink socket or the TCP socket failed; `errno` says why. */
+  | 'syscall'
+  /** The kernel did not answer, or a device did not appear, in time. */
+  | 'timeout'
+  /** The logged-in connection cannot be handed to the kernel (bytes already read past the login, not TCP). */
+  | 'handoff';
 
 /** Optional details of a {@link KernelError}. */
 export interface KernelErrorDetails {

@@ -1078,9 +1078,12 @@ function decodeEvent(p: Parsed): KernelEvent {
         throw new KernelError('truncated', 'RECV_PDU shorter than a BHS', { messageType: p.type, offset: 72 });
       }
       const header = new Uint8Array(p.trailing.subarray(0, BHS_SIZE));
-      // RFC 7143 §11.2.1.5 (DataSegmentLength, bytes 5..7): the kernel passes exactly that many bytes, unpadded.
+      // RFC 7143 §11.2.1.5 (DataSegmentLength, bytes 5..7): the kernel copies that many bytes, but iscsi_recv_pdu
+      // sizes the message with nlmsg_total_size(), so nlmsg_len also counts the pad to 4 bytes (6.1 source; a Login
+      // Response with 39 data bytes lost this way broke the bind-first login in the VM). Pad bytes are not checked.
       const dsl = (header[5]! << 16) | (header[6]! << 8) | header[7]!;
-      if (dsl !== p.trailing.length - BHS_SIZE) {
+      const extra = p.trailing.length - BHS_SIZE - dsl;
+      if (extra !== 0 && extra !== (4 - (dsl % 4)) % 4) {
         throw new KernelError('length', `DataSegmentLength ${dsl} but ${p.trailing.length - BHS_SIZE} data bytes`, {
           messageType: p.type,
           offset: ISCSI_MESSAGE_MIN + 5,
@@ -1090,7 +1093,7 @@ function decodeEvent(p: Parsed): KernelEvent {
         type: KeventType.RecvPdu,
         ...RECV_REQ.decode(p.b, at),
         header,
-        data: new Uint8Array(p.trailing.subarray(BHS_SIZE)),
+        data: new Uint8Array(p.trailing.subarray(BHS_SIZE, BHS_SIZE + dsl)),
       };
     }
     case KeventType.ConnError:
