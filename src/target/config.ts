@@ -93,4 +93,22 @@ export interface TargetServerConfig {
   readonly logger?: Logger;
   /** Every connection's PDUs are recorded in this pcap trace. */
   readonly trace?: PcapTrace;
+  /** TEST ONLY: planted bugs for showing that `iscsi-ts fuzz` finds them. Never set outside tests. */
+  readonly faults?: TargetFaults;
+}
+
+/**
+ * TEST ONLY: bugs planted in the embedded target so the fuzzer (src/fuzz) can be shown to find and minimise them.
+ * Unset (the default), the target behaves normally; nothing else reads these.
+ */
+export interface TargetFaults {
+  /**
+   * A PDU whose TotalAHSLength field (BHS byte 4, in 4-byte words) is this value "crashes the process": the target
+   * stops listening and drops every connection, so reconnecting is refused.
+   */
+  readonly crashOnAhsLength?: number;
+  /** A PDU with this opcode makes its connection stop reading and answering, without closing it (a hang). */
+  readonly hangOnOpcode?: number;
+  /** Every Data-In carries a DataSN one too high (RFC 7143 §11.7.5: they start at 0 for each command). */
+  readonly wrongDataSN?: boolean;
 }

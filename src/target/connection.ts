@@ -12,6 +12,7 @@ import { Framer } from '../pdu/framer.js';
 import type { PcapTrace, PcapWriter } from '../pdu/pcap-write.js';
 import type { Pdu } from '../pdu/types.js';
 import type { Logger } from '../session/events.js';
+import type { TargetFaults } from './config.js';
 import { emitTarget } from './events.js';
 import { TargetLoginMachine, type TargetLoginOptions, type TargetLoginResult } from './login.js';
 import type { TargetSession } from './session.js';
@@ -25,6 +26,10 @@ export interface ConnectionHost {
   readonly trace: PcapTrace | undefined;
   /** Creates the session of a successful login; `undefined` refuses it (the connection is closed). */
   openSession(result: TargetLoginResult, connection: TargetConnection): TargetSession | undefined;
+  /** TEST ONLY: planted bugs (see {@link TargetFaults}); absent normally. */
+  readonly faults?: TargetFaults;
+  /** TEST ONLY: what a planted crash does (stop listening, drop every connection). */
+  readonly crash?: () => void;
 }
 
 /** Strips the IPv4-mapped prefix a dual-stack socket reports (`::ffff:127.0.0.1`). */
@@ -49,6 +54,8 @@ export class TargetConnection {
   #loginTimer: NodeJS.Timeout | undefined;
   #corked = false;
   #closed = false;
+  /** TEST ONLY: a planted hang stopped this connection (see {@link TargetFaults.hangOnOpcode}). */
+  #hung = false;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
@@ -91,7 +98,10 @@ export class TargetConnection {
    */
   send(pdus: readonly Pdu[]): void {
     if (this.#closed || this.#socket.destroyed) return;
-    const encoded = pdus.map((p) => encodePdu(p, this.#encode));
+    const faulty = this.#host.faults?.wrongDataSN
+      ? pdus.map((p) => (p.kind === 'data-in' ? { ...p, dataSN: (p.dataSN + 1) >>> 0 } : p))
+      : pdus;
+    const encoded = faulty.map((p) => encodePdu(p, this.#encode));
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
@@ -139,17 +149,33 @@ export class TargetConnection {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#hung) return;
     this.#trace?.record('initiator', [chunk]);
     try {
       this.#framer.push(chunk);
       for (let f = this.#framer.nextLenient(); f; f = this.#closed ? undefined : this.#framer.nextLenient()) {
+        if (this.#host.faults && this.#plantedFault(f.wire)) return;
         this.#handle(f.pdu, f.wire, f.violations);
       }
     } catch (err) {
       // Framing errors (oversized or malformed lengths): the stream cannot be trusted any more (§7.8 / §6.6).
       this.#protocolDrop(err as IscsiError);
     }
+  }
+
+  /** TEST ONLY: applies a planted crash or hang ({@link TargetFaults}); true when the PDU is not handled. */
+  #plantedFault(wire: Uint8Array): boolean {
+    const faults = this.#host.faults!;
+    if (faults.crashOnAhsLength !== undefined && wire[4] === faults.crashOnAhsLength) {
+      this.#host.crash?.();
+      return true;
+    }
+    if (faults.hangOnOpcode !== undefined && (wire[0]! & 0x3f) === faults.hangOnOpcode) {
+      this.#hung = true;
+      this.#socket.pause();
+      return true;
+    }
+    return false;
   }
 
   #handle(pdu: Pdu | undefined, wire: Uint8Array, violations: readonly IscsiError[]): void {

@@ -327,7 +327,8 @@ export class TargetLoginMachine {
       kind: 'login-response',
       transit: f.transit,
       continue: f.cont ?? false,
-      currentStage: echo.currentStage & 3,
+      // A refused request's reserved CSG 2 is not echoed (found by `iscsi-ts fuzz`): the login's own stage instead.
+      currentStage: echo.currentStage === 2 ? Math.max(this.#stage, 0) : echo.currentStage & 3,
       nextStage: f.transit ? f.nextStage : 0,
       versionMax: VERSION,
       versionActive: VERSION,

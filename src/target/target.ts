@@ -247,6 +247,16 @@ export class IscsiTarget extends EventEmitter<{ event: [TargetEvent] }> {
       logger: this.#logger,
       trace: this.#config.trace,
       openSession: (result, connection) => this.#openSession(result, connection, tpgt),
+      // TEST ONLY: planted bugs; a crash stops listening and drops every connection, as a dead process would.
+      ...(this.#config.faults
+        ? {
+            faults: this.#config.faults,
+            crash: () => {
+              for (const server of this.#servers) server.close();
+              for (const c of this.#connections) c.destroy('planted crash');
+            },
+          }
+        : {}),
     };
   }
 

@@ -1,0 +1,188 @@
+/**
+ * `iscsi-ts fuzz <url|portal>`: the stateful target fuzzer. Prints its seed, shows progress (PDUs/s, sessions/s)
+ * on stderr, saves each minimised finding as JSON plus pcap with the command line that replays it, and replays a
+ * saved finding with `--replay file.json`. Loopback targets only unless `--allow-remote`; `--embedded` fuzzes an
+ * embedded target started in this process.
+ * @module
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createTarget,
+  discover,
+  type FuzzProgress,
+  type FuzzTarget,
+  findingFromJson,
+  findingToJson,
+  fuzz,
+  InvalidArgumentError,
+  type IscsiTarget,
+  type Portal,
+  parseIscsiUrl,
+  parsePortal,
+  replayCase,
+} from '../index.js';
+import { gatherCredentials, type PartialCredentials } from './credentials.js';
+import type { Io } from './session-commands.js';
+
+/** Options of `iscsi-ts fuzz`. */
+export interface FuzzCliOptions {
+  readonly seed?: number;
+  readonly iterations?: number;
+  /** Seconds. */
+  readonly time?: number;
+  /** Directory for findings (default `fuzz-findings`). */
+  readonly out?: string;
+  /** A saved finding to run again instead of fuzzing. */
+  readonly replay?: string;
+  readonly target?: string;
+  readonly initiatorName?: string;
+  readonly chapFile?: string;
+  /** Fuzz a target that is not on a loopback address. */
+  readonly allowRemote?: boolean;
+  /** Fuzz an embedded target started for the run (memory LUN). */
+  readonly embedded?: boolean;
+  /** Ping timeout in ms before a hang is reported. */
+  readonly hangTimeout?: number;
+  readonly maxFindings?: number;
+}
+
+/** Exit codes: 0 no finding (or a replay that did not trigger), 1 an error, 2 findings (or a replay that did). */
+export const FuzzExit = { Ok: 0, Error: 1, Findings: 2 } as const;
+
+const EMBEDDED_NAME = 'iqn.2026-11.io.github.iscsi-ts:fuzz';
+
+async function startEmbedded(port = 0): Promise<IscsiTarget> {
+  const t = createTarget({
+    portals: [`127.0.0.1:${port}`],
+    targets: [{ name: EMBEDDED_NAME, luns: [{ storage: { type: 'memory', size: 16 * 1024 * 1024 } }] }],
+    maxSessions: 4096,
+    maxConnections: 4096,
+  });
+  await t.start();
+  return t;
+}
+
+async function resolveTarget(where: string, o: FuzzCliOptions, io: Io): Promise<{ target: FuzzTarget; url: string }> {
+  let portal: Portal;
+  let targetName = o.target;
+  let lun: number | undefined;
+  let fromUrl: PartialCredentials = {};
+  if (where.startsWith('iscsi://')) {
+    const url = parseIscsiUrl(where);
+    portal = url.portal;
+    targetName ??= url.targetName;
+    lun = url.lun;
+    fromUrl = {
+      ...(url.credentials?.user ? { user: url.credentials.user } : {}),
+      ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
+    };
+  } else portal = parsePortal(where);
+  const { credentials, targetCredentials } = await gatherCredentials({
+    fromUrl,
+    ...(o.chapFile ? { chapFile: o.chapFile } : {}),
+    env: io.env,
+  });
+  const chap = credentials ? { credentials, ...(targetCredentials ? { targetCredentials } : {}) } : undefined;
+  if (!targetName) {
+    const found = await discover({ portal, ...(chap ? { chap } : {}) });
+    targetName = found[0]?.name;
+    if (!targetName) throw new InvalidArgumentError('the portal reports no target; give one with --target or a URL');
+  }
+  const target: FuzzTarget = {
+    portal,
+    targetName,
+    ...(lun !== undefined ? { lun } : {}),
+    ...(o.initiatorName ? { initiatorName: o.initiatorName } : {}),
+    ...(chap ? { chap } : {}),
+  };
+  // The replay command line names the target without secrets (CHAP comes from --chap-file or the environment).
+  const host = portal.host.includes(':') ? `[${portal.host}]` : portal.host;
+  return { target, url: `iscsi://${host}:${portal.port}/${targetName}/${lun ?? 0}` };
+}
+
+function progressLine(p: FuzzProgress): string {
+  return (
+    `${p.iterations} iterations, ${p.pdus} PDUs (${p.pdusPerSecond.toFixed(0)} PDUs/s), ` +
+    `${p.sessions} sessions (${p.sessionsPerSecond.toFixed(0)}/s), ${p.findings} findings, ` +
+    `${(p.elapsedMs / 1000).toFixed(0)} s`
+  );
+}
+
+/** Runs `iscsi-ts fuzz`; returns the exit code. */
+export async function runFuzz(where: string | undefined, o: FuzzCliOptions, io: Io): Promise<number> {
+  let embedded: IscsiTarget | undefined;
+  if (o.embedded) embedded = await startEmbedded();
+  else if (!where) throw new InvalidArgumentError('give a target URL or portal, or --embedded');
+  try {
+    const { target, url } = embedded
+      ? await resolveTarget(embedded.url(EMBEDDED_NAME, 0), o, io)
+      : await resolveTarget(where!, o, io);
+    const timeouts = o.hangTimeout ? { hangMs: o.hangTimeout } : {};
+    if (o.replay) {
+      const saved = findingFromJson(readFileSync(o.replay, 'utf8'));
+      io.out(`replaying ${o.replay}: ${saved.kind} (${saved.case.phase}, ${saved.case.steps.length} PDUs)`);
+      const r = await replayCase(target, saved.case, { timeouts, ...(o.allowRemote ? { allowRemote: true } : {}) });
+      const pcap = `${o.replay.replace(/\.json$/, '')}.replay.pcap`;
+      writeFileSync(pcap, r.pcap);
+      if (!r.observation) {
+        io.out(`not reproduced (trace in ${pcap})`);
+        return FuzzExit.Ok;
+      }
+      io.out(`reproduced: ${r.observation.kind}: ${r.observation.message} (trace in ${pcap})`);
+      return FuzzExit.Findings;
+    }
+    const seed = (o.seed ?? Math.floor(Math.random() * 0x100000000)) >>> 0;
+    io.err(`iscsi-ts fuzz: seed ${seed} against ${url} (run it again with --seed ${seed})`);
+    const tty = process.stderr.isTTY === true;
+    const report = await fuzz({
+      target,
+      seed,
+      iterations: o.iterations ?? 10_000,
+      ...(o.time ? { timeMs: o.time * 1000 } : {}),
+      ...(o.maxFindings ? { maxFindings: o.maxFindings } : {}),
+      timeouts,
+      ...(o.allowRemote ? { allowRemote: true } : {}),
+      progressMs: tty ? 500 : 10_000,
+      onProgress: (p) => {
+        if (tty) process.stderr.write(`\r${progressLine(p)}\u001b[K`);
+        else io.err(progressLine(p));
+      },
+      onFinding: (kind, message, iteration) => {
+        if (tty) process.stderr.write('\n');
+        io.err(`finding at iteration ${iteration}: ${kind}: ${message}; minimising…`);
+      },
+      ...(embedded
+        ? {
+            restart: async () => {
+              await embedded?.stop({ graceMs: 0 });
+              embedded = await startEmbedded();
+              return parsePortal(`127.0.0.1:${embedded.portals[0]!.port}`);
+            },
+          }
+        : {}),
+    });
+    if (tty) process.stderr.write('\n');
+    io.out(`${progressLine(report)}; stopped by ${report.stoppedBy}; seed ${report.seed}`);
+    if (report.list.length === 0) return FuzzExit.Ok;
+    const dir = o.out ?? 'fuzz-findings';
+    mkdirSync(dir, { recursive: true });
+    for (const f of report.list) {
+      const base = join(dir, `${f.kind}-seed${f.seed}-it${f.iteration}`);
+      const replay = `iscsi-ts fuzz ${embedded ? '--embedded' : url} --replay ${base}.json`;
+      writeFileSync(`${base}.json`, findingToJson(f, replay, url));
+      if (f.pcap) writeFileSync(`${base}.pcap`, f.pcap);
+      io.out(
+        `${f.kind}: ${f.message} (iteration ${f.iteration}, ${f.case.phase}, ` +
+          `${f.originalSteps} → ${f.case.steps.length} PDUs in ${f.minimiseChecks} checks` +
+          `${f.reproduced ? '' : ', did not reproduce after minimising'})`,
+      );
+      for (const s of f.case.steps) io.out(`  ${s.note}`);
+      io.out(`  saved ${base}.json${f.pcap ? ` and ${base}.pcap` : ''}`);
+      io.out(`  replay: ${replay}`);
+    }
+    return FuzzExit.Findings;
+  } finally {
+    await embedded?.stop({ graceMs: 0 });
+  }
+}
