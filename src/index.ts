@@ -73,7 +73,7 @@ export * from './fuzz/fuzz.js';
 // iBFT firmware tables (stands alone)
 export * from './ibft/index.js';
 // Kernel hand-off (NETLINK_ISCSI, iscsi_tcp): needs Linux, root and the optional dependency koffi
-export { KernelError, type KernelErrorReason } from './kernel/errors.js';
+export { KernelError, type KernelErrorDetails, type KernelErrorReason } from './kernel/errors.js';
 export {
   type HandOffDisk,
   type HandOffOptions,
@@ -90,12 +90,16 @@ export {
   loginAndHandOff,
 } from './kernel/handoff.js';
 export { ensureKernelModules, type KernelModulesOptions, type Modprobe } from './kernel/modules.js';
-export type { IscsiRequest, KernelEvent, ReplyMessage } from './kernel/netlink-codec.js';
+export * from './kernel/netlink-codec.js';
+export * from './kernel/params.js';
+export * from './kernel/uevent-types.js';
+export type { Libc, SyscallResult } from './kernel/libc.js';
 export {
   IscsiNetlink,
   type IscsiNetlinkOptions,
   type KernelEventListener,
   type NetlinkChannel,
+  type NetlinkChannelOptions,
   openNetlinkChannel,
 } from './kernel/netlink-socket.js';
 export {

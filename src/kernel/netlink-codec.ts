@@ -81,7 +81,7 @@ export interface NetlinkHeader {
 }
 
 /** Header fields a caller may choose when encoding. */
-export interface EncodeOptions {
+export interface NetlinkEncodeOptions {
   /** `nlmsg_pid` (default 0; the kernel replies to the socket's port id whatever this says). */
   readonly pid?: number;
   /** `nlmsg_seq` (default 0; ignored by the kernel). */
@@ -288,7 +288,7 @@ export interface ConnLoginStateEvent {
   readonly state: number;
 }
 /** KEVENT_CREATE_SESSION, KEVENT_DESTROY_SESSION, KEVENT_UNBIND_SESSION. */
-export interface SessionEvent {
+export interface KernelSessionEvent {
   readonly type:
     | (typeof KeventType)['CreateSession']
     | (typeof KeventType)['DestroySession']
@@ -323,7 +323,7 @@ export type KernelEvent =
   | RecvPduEvent
   | ConnErrorEvent
   | ConnLoginStateEvent
-  | SessionEvent
+  | KernelSessionEvent
   | HostNotifyEvent
   | HostEventEvent
   | PingCompEvent;
@@ -611,7 +611,7 @@ function writeMessage(
 }
 
 function headerOptions(
-  options: EncodeOptions,
+  options: NetlinkEncodeOptions,
   type: number,
 ): { type: number; flags: number; seq: number; pid: number } {
   return {
@@ -627,7 +627,7 @@ function headerOptions(
  * every unused byte zero + the trailing data (SET_PARAM / SET_HOST_PARAM value and NUL, SEND_PDU header and data,
  * EP_CONNECT sockaddr). Throws {@link InvalidArgumentError} for a field out of range.
  */
-export function encodeRequest(request: IscsiRequest, options: EncodeOptions = {}): Buffer {
+export function encodeRequest(request: IscsiRequest, options: NetlinkEncodeOptions = {}): Buffer {
   const u = uPart(request);
   return writeMessage(
     headerOptions(options, request.type),
@@ -784,7 +784,7 @@ function statsBytes(stats: IscsiStats): Buffer {
  * Encodes what the kernel would send (`nlmsg_pid` 0): a reply echoing the request fields with `r` filled, an
  * IF_ERROR, an event (`nlmsg_type` 0) or the GET_STATS answer. For tests of the bridge against a fake kernel.
  */
-export function encodeKernelMessage(spec: KernelMessageSpec, options: EncodeOptions = {}): Buffer {
+export function encodeKernelMessage(spec: KernelMessageSpec, options: NetlinkEncodeOptions = {}): Buffer {
   switch (spec.kind) {
     case 'reply': {
       const u = uPart(spec.request);
