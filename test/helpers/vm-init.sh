@@ -82,7 +82,9 @@ mount -t devtmpfs devtmpfs /newroot/dev || fail 'cannot mount devtmpfs'
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+# /tmp is NOT a fresh tmpfs: the checkout under test may live there (CI clones into mktemp -d), and the host's
+# /tmp must show through the overlay. Guest writes to /tmp still land in the RAM overlay and vanish at power-off.
+chmod 1777 /newroot/tmp 2>/dev/null || true
 mount -t tmpfs -o mode=755 tmpfs /newroot/run
 mkdir -p /newroot/run/lock
 chmod 1777 /newroot/run/lock

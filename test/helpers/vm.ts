@@ -639,7 +639,7 @@ async function bootAndRun(options: RunInVmOptions, vm: VmSetup, scratch: string)
 }
 
 /** Where {@link RunInVmOptions.stageCheckout} unpacks the checkout in the guest (tmpfs). */
-export const GUEST_CHECKOUT = '/tmp/iscsi-ts-checkout';
+export const GUEST_CHECKOUT = '/run/iscsi-ts-checkout';
 
 /** Files of `dir` (relative to `base`), recursively, that `keep` accepts. */
 function listFiles(base: string, dir: string, keep: (name: string) => boolean, out: string[]): void {
