@@ -110,11 +110,18 @@ export function u16(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
 }
 
+/**
+ * The 8-byte LUN fields of single-level peripheral-device addressing, LUN 0-255 (SAM-5 §4.7.7.2: byte 1 is the
+ * LUN, all else 0; what `lunFromNumber` gives for 0-255), precomputed: most PDUs carry one of them, and building
+ * a bigint per PDU or per command allocates.
+ */
+export const PERIPHERAL_LUNS: readonly bigint[] = Array.from({ length: 256 }, (_, n) => BigInt(n) << 48n);
+
 /** Reads a big-endian u64 as a bigint. */
 export function u64(b: Uint8Array, at: number): bigint {
   const hi = u32(b, at);
   const lo = u32(b, at + 4);
-  if (lo === 0) return hi === 0 ? 0n : BigInt(hi) << 32n;
+  if (lo === 0) return (hi & 0xff00ffff) === 0 ? PERIPHERAL_LUNS[hi >>> 16]! : BigInt(hi) << 32n;
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 

@@ -116,6 +116,13 @@ export class Session {
   #logoutDone: Promise<void> | undefined;
   /** The command whose Data-In the framer is writing into its read buffer (see #placement). */
   #placing: Task | undefined;
+  /**
+   * One timer for every command's deadline rather than one per command: armed for the earliest deadline known when
+   * it was set (#timerAt), it fails the commands whose deadline passed and re-arms for the next (#onTimer).
+   * Commands that completed are simply gone from the task table by then.
+   */
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
 
   /**
    * Takes over the connection of a login: from now on every PDU from the target goes to this session, so the
@@ -205,6 +212,7 @@ export class Session {
     }
     if (command.signal?.aborted) return Promise.reject(abortError(command.signal));
     task.arm(timeoutMs, command.signal, (err) => this.#cancel(task, err));
+    if (task.deadline < this.#timerAt) this.#armTimer(task.deadline);
     this.#tasks.enqueue(task);
     this.#pump();
     return task.promise;
@@ -378,6 +386,31 @@ export class Session {
     this.#emit('info', { ...event, response, aborted, ms }, TMF_RESPONSE_NAMES[response] ?? 'reserved TMF response');
     return response;
   }
+
+  #armTimer(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // Node's timers run on a millisecond clock: one may fire a little before `at`, and then re-arms (#onTimer).
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(at - performance.now())));
+    // An outstanding command keeps the socket, and so the process, alive anyway.
+    this.#timer.unref();
+  }
+
+  /** Fails the commands whose deadline passed, then re-arms for the earliest one left. */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (this.#state === 'closed') return;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: Task[] = [];
+    for (const task of this.#tasks.allTasks()) {
+      if (task.deadline <= now) expired.push(task);
+      else if (task.deadline < next) next = task.deadline;
+    }
+    for (const task of expired) this.#cancel(task, task.timeoutError());
+    if (next < this.#timerAt && !this.closed) this.#armTimer(next); // a cancel may have closed it
+  };
 
   /** A command's timeout or signal fired: forget it locally, and send ABORT TASK when so configured. */
   #cancel(task: Task, err: IscsiError): void {
@@ -589,6 +622,8 @@ export class Session {
     this.#state = 'closed';
     this.#stopPlacing();
     this.#keepalive.stop();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     for (const task of this.#tasks.clear()) {
       if (task.fail(failure) && this.#verbose) this.#emit('debug', task.failureEvent(failure), 'SCSI command failed');
     }

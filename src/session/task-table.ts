@@ -60,6 +60,11 @@ export class TaskTable {
     return this.#waitingImmediate.find(match) ?? this.#waiting.find(match);
   }
 
+  /** Every command, waiting or in flight (a copy). */
+  allTasks(): Task[] {
+    return [...this.#waitingImmediate, ...this.#waiting, ...this.#active.values()];
+  }
+
   /** The commands in flight (a copy). */
   activeTasks(): Task[] {
     return [...this.#active.values()];
@@ -98,7 +103,7 @@ export class TaskTable {
 
   /** Empties the table (the connection is gone) and returns every command that was in it, waiting ones first. */
   clear(): Task[] {
-    const all = [...this.#waitingImmediate, ...this.#waiting, ...this.#active.values()];
+    const all = this.allTasks();
     this.#waitingImmediate = [];
     this.#waiting = [];
     this.#active.clear();

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, InvalidArgumentError, type IscsiError, ProtocolError, TimeoutError } from '../errors.js';
 import type { Ahs } from '../pdu/ahs.js';
-import { dataSegmentLength, u32 } from '../pdu/bhs.js';
+import { dataSegmentLength, PERIPHERAL_LUNS, u32 } from '../pdu/bhs.js';
 import { formatLun, lunFromNumber, lunToNumber } from '../pdu/lun.js';
 import { Opcode } from '../pdu/opcodes.js';
 import { serialAdd } from '../pdu/serial.js';
@@ -22,7 +22,14 @@ import {
 } from '../pdu/types.js';
 import { abortError } from './connection.js';
 import { DataInBuffer, parseResponseData } from './data-in.js';
-import { checkR2t, dataOutSequence, planUnsolicited, RESERVED_TAG, type WriteParameters } from './data-out.js';
+import {
+  checkR2t,
+  dataOutSequence,
+  planUnsolicited,
+  RESERVED_TAG,
+  type UnsolicitedPlan,
+  type WriteParameters,
+} from './data-out.js';
 import type { SessionEvent } from './events.js';
 import type { NegotiatedParameters } from './params.js';
 
@@ -78,6 +85,9 @@ export type TaskState = 'queued' | 'active' | 'done';
 /** Largest CDB accepted: 16 bytes in the BHS plus an Extended CDB AHS (SPC's variable-length CDBs stay below). */
 export const MAX_CDB_LENGTH = 260;
 const EMPTY = new Uint8Array(0);
+/** Shared by the commands that need them (most): nothing in them is ever modified. */
+const NO_AHS: readonly Ahs[] = Object.freeze([]);
+const NO_DATA_OUT: UnsolicitedPlan = Object.freeze({ immediate: 0, unsolicitedEnd: 0 });
 const GOOD = 0x00;
 const CONDITION_MET = 0x04;
 
@@ -98,6 +108,9 @@ export class Task {
   /** `performance.now()` at creation and when sent. */
   readonly createdAt = performance.now();
   sentAt = 0;
+  /** The timeout set by {@link Task.arm} (0 = none), and the `performance.now()` it ends at (Infinity for none). */
+  timeoutMs = 0;
+  deadline = Number.POSITIVE_INFINITY;
   /** The ITT and CmdSN, set when sent (an immediate command carries the CmdSN without taking it). */
   itt = RESERVED_TAG;
   cmdSN = 0;
@@ -121,7 +134,9 @@ export class Task {
     if (!Number.isInteger(attributes) || attributes < 0 || attributes > 7) {
       throw new InvalidArgumentError(`task attribute ${attributes} out of range`);
     }
-    this.lun = typeof command.lun === 'bigint' ? command.lun : lunFromNumber(command.lun);
+    const lun = command.lun;
+    this.lun =
+      typeof lun === 'bigint' ? lun : lun >>> 0 === lun && lun < 256 ? PERIPHERAL_LUNS[lun]! : lunFromNumber(lun);
     if (this.lun < 0n || this.lun > 0xffffffffffffffffn) throw new InvalidArgumentError('LUN out of range');
     if (read && 'into' in read) {
       if (!(read.into instanceof Uint8Array)) throw new InvalidArgumentError('read.into must be a Uint8Array');
@@ -148,18 +163,23 @@ export class Task {
     return this.#state;
   }
 
-  /** Starts the timeout and abort watch; `cancel` is called once with the error if either fires first. */
+  /**
+   * Sets the deadline (`timeoutMs` from creation; 0 = none) and starts the abort watch: `cancel` is called once with
+   * the error if the signal fires first. The session checks deadlines (see {@link Task.deadline}) with one timer
+   * for all its commands, so nothing is scheduled per command here.
+   */
   arm(timeoutMs: number, signal: AbortSignal | undefined, cancel: (err: IscsiError) => void): void {
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => cancel(new TimeoutError(`SCSI command did not complete within ${timeoutMs} ms`)), timeoutMs)
-        : undefined;
-    const onAbort = () => cancel(abortError(signal!));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.#disarm = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
+    this.timeoutMs = timeoutMs;
+    this.deadline = timeoutMs > 0 ? this.createdAt + timeoutMs : Number.POSITIVE_INFINITY;
+    if (!signal) return;
+    const onAbort = () => cancel(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#disarm = () => signal.removeEventListener('abort', onAbort);
+  }
+
+  /** The error of a command whose deadline passed. */
+  timeoutError(): TimeoutError {
+    return new TimeoutError(`SCSI command did not complete within ${this.timeoutMs} ms`);
   }
 
   /**
@@ -175,11 +195,16 @@ export class Task {
       this.#data = new DataInBuffer(this.#into ?? Buffer.allocUnsafe(this.readLength), params.dataPDUInOrder);
     }
     const write = this.write;
-    const plan = write ? planUnsolicited(params, write.length) : { immediate: 0, unsolicitedEnd: 0 };
-    const ahs: Ahs[] = [];
-    if (this.cdb.length > 16) ahs.push({ type: 'extended-cdb', cdb: this.cdb.subarray(16) });
-    // §11.3: for a bidirectional command the EDTL is the write length; the read length goes in this AHS.
-    if (write && this.readLength > 0) ahs.push({ type: 'bidi-read-length', expectedReadDataLength: this.readLength });
+    const plan = write ? planUnsolicited(params, write.length) : NO_DATA_OUT;
+    let ahs: readonly Ahs[] = NO_AHS;
+    if (this.cdb.length > 16 || (write && this.readLength > 0)) {
+      const list: Ahs[] = [];
+      if (this.cdb.length > 16) list.push({ type: 'extended-cdb', cdb: this.cdb.subarray(16) });
+      // §11.3: for a bidirectional command the EDTL is the write length; the read length goes in this AHS.
+      if (write && this.readLength > 0)
+        list.push({ type: 'bidi-read-length', expectedReadDataLength: this.readLength });
+      ahs = list;
+    }
     const command: ScsiCommandPdu = {
       kind: 'scsi-command',
       immediate: this.immediate,
@@ -224,10 +249,15 @@ export class Task {
     if (!pdu.statusPresent) return undefined;
     if (this.write) throw protocol('status in a Data-In of a bidirectional command', Opcode.DataIn, 1, 0);
     const residual = pdu.residualCount;
-    return this.#result(0, pdu.status, undefined, {
-      ...(pdu.residualOverflow ? { residualOverflow: residual } : {}),
-      ...(pdu.residualUnderflow ? { residualUnderflow: residual } : {}),
-    });
+    return this.#result(
+      0,
+      pdu.status,
+      undefined,
+      pdu.residualOverflow ? residual : undefined,
+      pdu.residualUnderflow ? residual : undefined,
+      undefined,
+      undefined,
+    );
   }
 
   /**
@@ -275,12 +305,15 @@ export class Task {
     const { sense } = parseResponseData(pdu.data);
     const residual = pdu.residualCount;
     const bidi = pdu.bidiReadResidualCount;
-    return this.#result(pdu.response, pdu.status, sense, {
-      ...(pdu.residualOverflow ? { residualOverflow: residual } : {}),
-      ...(pdu.residualUnderflow ? { residualUnderflow: residual } : {}),
-      ...(pdu.bidiReadResidualOverflow ? { bidiReadResidualOverflow: bidi } : {}),
-      ...(pdu.bidiReadResidualUnderflow ? { bidiReadResidualUnderflow: bidi } : {}),
-    });
+    return this.#result(
+      pdu.response,
+      pdu.status,
+      sense,
+      pdu.residualOverflow ? residual : undefined,
+      pdu.residualUnderflow ? residual : undefined,
+      pdu.bidiReadResidualOverflow ? bidi : undefined,
+      pdu.bidiReadResidualUnderflow ? bidi : undefined,
+    );
   }
 
   /** Settles with a result; false when already settled. */
@@ -334,20 +367,33 @@ export class Task {
     this.#inSN = serialAdd(sn, 1);
   }
 
+  /**
+   * Builds the result; a field that does not apply is left out (not set to undefined). Built by assignment rather
+   * than spreads: this runs once per command, and conditional spreads allocate and copy several objects.
+   */
   #result(
     response: number,
     status: number,
     sense: Uint8Array | undefined,
-    residuals: Pick<
-      ScsiResult,
-      'residualUnderflow' | 'residualOverflow' | 'bidiReadResidualUnderflow' | 'bidiReadResidualOverflow'
-    >,
+    overflow: number | undefined,
+    underflow: number | undefined,
+    bidiOverflow: number | undefined,
+    bidiUnderflow: number | undefined,
   ): ScsiResult {
+    const result: Mutable<ScsiResult> = { response, status };
+    if (sense) result.sense = sense;
+    if (overflow !== undefined) result.residualOverflow = overflow;
+    if (underflow !== undefined) result.residualUnderflow = underflow;
+    if (bidiOverflow !== undefined) result.bidiReadResidualOverflow = bidiOverflow;
+    if (bidiUnderflow !== undefined) result.bidiReadResidualUnderflow = bidiUnderflow;
+    result.bytesOut = this.#bytesOut;
     const data = this.#data;
-    const base = { response, status, ...(sense ? { sense } : {}), ...residuals, bytesOut: this.#bytesOut };
-    if (!data) return { ...base, bytesIn: 0 };
+    if (!data) {
+      result.bytesIn = 0;
+      return result as ScsiResult;
+    }
     // The read residual is in o/u for a bidirectional command, in O/U otherwise (§11.4.5).
-    const under = (this.write ? residuals.bidiReadResidualUnderflow : residuals.residualUnderflow) ?? 0;
+    const under = (this.write ? bidiUnderflow : underflow) ?? 0;
     const opcode = Opcode.ScsiResponse;
     if (under > this.readLength) throw protocol(`residual ${under} exceeds the read`, opcode, under, this.readLength);
     const expected = this.readLength - under;
@@ -355,9 +401,15 @@ export class Task {
     if (response === 0 && (status === GOOD || status === CONDITION_MET) && have < expected) {
       throw protocol(`the target completed the read with ${have} of ${expected} bytes`, opcode, have, expected);
     }
-    return { ...base, data: data.buffer.subarray(0, Math.min(have, expected)), bytesIn: data.bytes };
+    const length = Math.min(have, expected);
+    result.data = length === data.buffer.length ? data.buffer : data.buffer.subarray(0, length);
+    result.bytesIn = data.bytes;
+    return result as ScsiResult;
   }
 }
+
+/** A result under construction. */
+type Mutable<T> = { -readonly [K in keyof T]?: T[K] };
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;

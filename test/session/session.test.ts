@@ -2,7 +2,8 @@
  * The session engine against a scripted fake target on a loopback socket: the test plays the target PDU by PDU
  * (its own framer and encoder), so every rule can be checked and every misbehaviour provoked.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError, ProtocolError, TimeoutError } from '../../src/errors.js';
 import { encodePdu } from '../../src/pdu/encode.js';
 import { lunFromNumber } from '../../src/pdu/lun.js';
@@ -514,5 +515,79 @@ describe('Session: NOP-In, Reject, timeouts, aborts, failures, logout', () => {
     });
     await expect(refused).rejects.toThrow(/logout refused by the target \(response 3\)/);
     expect(b.session.closed).toBe(true);
+  });
+});
+
+describe('Session: the hot path (one deadline timer, batched writes, result shape)', () => {
+  it('fails each command at its own deadline with one timer, also a shorter one issued later', async () => {
+    const { target, session } = await setup();
+    const started = performance.now();
+    const long = session.execute({ lun: 0, cdb: TUR, timeoutMs: 400 });
+    const none = session.execute({ lun: 0, cdb: TUR, timeoutMs: 0 });
+    const short = session.execute({ lun: 0, cdb: TUR, timeoutMs: 40 });
+    const [cmdLong, cmdNone] = [await target.next('scsi-command'), await target.next('scsi-command')];
+    await target.next('scsi-command');
+    const err = await short.catch((e: unknown) => e);
+    const shortMs = performance.now() - started;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/within 40 ms/);
+    expect(shortMs).toBeGreaterThanOrEqual(38);
+    expect(shortMs).toBeLessThan(400);
+    // The others are still pending and complete normally.
+    target.response(cmdLong);
+    target.response(cmdNone);
+    expect((await long).status).toBe(0);
+    expect((await none).status).toBe(0);
+    // A command that completed does not time out later; a new one still does.
+    await new Promise((r) => setTimeout(r, 50));
+    const late = session.execute({ lun: 0, cdb: TUR, timeoutMs: 30 });
+    await target.next('scsi-command');
+    await expect(late).rejects.toBeInstanceOf(TimeoutError);
+    expect(session.closed).toBe(false);
+  });
+
+  it('writes the commands issued in one turn with one socket write, in CmdSN order', async () => {
+    const { target, session } = await setup();
+    const write = vi.spyOn(Socket.prototype, 'write');
+    try {
+      const pending = Array.from({ length: 5 }, () => session.execute({ lun: 0, cdb: TUR }));
+      expect(write).not.toHaveBeenCalled(); // queued until the end of this turn
+      const cmds = [];
+      for (let i = 0; i < 5; i++) cmds.push(await target.next('scsi-command'));
+      expect(cmds.map((c) => c.cmdSN)).toEqual([0, 1, 2, 3, 4].map((i) => (FIRST_CMDSN + i) >>> 0));
+      const ours = write.mock.calls.filter((call) => call[0] instanceof Uint8Array && call[0].length === 5 * 48);
+      expect(ours).toHaveLength(1);
+      for (const c of cmds) target.response(c);
+      await Promise.all(pending);
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it('still sends what was queued when the session is closed in the same turn', async () => {
+    const { target, session } = await setup();
+    const p = session.execute({ lun: 0, cdb: TUR });
+    session.close();
+    await expect(p).rejects.toBeInstanceOf(ConnectionError);
+    expect(await target.next('scsi-command')).toMatchObject({ cmdSN: FIRST_CMDSN });
+  });
+
+  it('leaves out the result fields that do not apply, and returns the caller buffer itself when filled', async () => {
+    const { target, session } = await setup();
+    const into = new Uint8Array(512);
+    const p = session.execute({ lun: 0, cdb: READ_10, read: { into } });
+    const cmd = await target.next('scsi-command');
+    target.dataIn(cmd, { dataSN: 0, bufferOffset: 0, data: bytes(512), statusPresent: true });
+    const r = await p;
+    expect(Object.keys(r).sort()).toEqual(['bytesIn', 'bytesOut', 'data', 'response', 'status']);
+    expect(r.data).toBe(into);
+    const q = session.execute({ lun: 0, cdb: READ_10, read: { length: 512 } });
+    const cmd2 = await target.next('scsi-command');
+    target.dataIn(cmd2, { dataSN: 0, bufferOffset: 0, data: bytes(100) });
+    target.response(cmd2, { residualUnderflow: true, residualCount: 412 });
+    const short = await q;
+    expect(short.residualUnderflow).toBe(412);
+    expect(short.data).toHaveLength(100);
+    expect('residualOverflow' in short).toBe(false);
   });
 });
