@@ -8,18 +8,14 @@ import { join } from 'node:path';
 import {
   builtinCases,
   type ConformTarget,
-  discover,
   formatSummary,
   InvalidArgumentError,
-  type Portal,
-  parseIscsiUrl,
-  parsePortal,
   runConformance,
   toJson,
   toJunitXml,
 } from '../index.js';
-import { gatherCredentials, type PartialCredentials } from './credentials.js';
 import type { Io } from './session-commands.js';
+import { resolveTargetArg } from './target-arg.js';
 
 /** Options of `iscsi-ts conform`. */
 export interface ConformCliOptions {
@@ -42,37 +38,7 @@ export const ConformExit = { Ok: 0, Error: 1, Failures: 2 } as const;
 
 /** Runs the conformance suite; returns the exit code. */
 export async function runConform(where: string, o: ConformCliOptions, io: Io): Promise<number> {
-  let portal: Portal;
-  let targetName = o.target;
-  let lun: number | undefined;
-  let fromUrl: PartialCredentials = {};
-  if (where.startsWith('iscsi://')) {
-    const url = parseIscsiUrl(where);
-    portal = url.portal;
-    targetName ??= url.targetName;
-    lun = url.lun;
-    fromUrl = {
-      ...(url.credentials?.user ? { user: url.credentials.user } : {}),
-      ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
-      ...(url.targetCredentials?.user ? { targetUser: url.targetCredentials.user } : {}),
-      ...(url.targetCredentials?.secret ? { targetSecret: url.targetCredentials.secret } : {}),
-    };
-  } else portal = parsePortal(where);
-  const { credentials, targetCredentials } = await gatherCredentials({
-    fromUrl,
-    ...(o.chapFile ? { chapFile: o.chapFile } : {}),
-    env: io.env,
-  });
-  const chap = credentials ? { credentials, ...(targetCredentials ? { targetCredentials } : {}) } : undefined;
-  if (!targetName) {
-    const targets = await discover({
-      portal,
-      ...(chap ? { chap } : {}),
-      ...(o.initiatorName ? { initiatorName: o.initiatorName } : {}),
-    });
-    targetName = targets[0]?.name;
-    if (!targetName) throw new InvalidArgumentError('the portal reports no target; give one with --target or a URL');
-  }
+  const { portal, targetName, lun, chap } = await resolveTargetArg(where, o, io);
   const areas = o.suite
     ?.split(',')
     .map((a) => a.trim())

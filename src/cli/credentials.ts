@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { type ChapCredentials, InvalidArgumentError, Secret } from '../index.js';
+import { type ChapCredentials, InvalidArgumentError, type IscsiUrl, Secret } from '../index.js';
 
 /** Credentials as gathered: each part may be missing. */
 export interface PartialCredentials {
@@ -25,6 +25,16 @@ export interface CredentialSources {
   readonly env: NodeJS.ProcessEnv;
   /** Ask on the terminal for the secrets still missing. */
   readonly prompt?: boolean;
+}
+
+/** The credentials an iscsi:// URL carries (`user%secret@…?target_user=…&target_password=…`). */
+export function credentialsFromUrl(url: IscsiUrl): PartialCredentials {
+  return {
+    ...(url.credentials?.user ? { user: url.credentials.user } : {}),
+    ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
+    ...(url.targetCredentials?.user ? { targetUser: url.targetCredentials.user } : {}),
+    ...(url.targetCredentials?.secret ? { targetSecret: url.targetCredentials.secret } : {}),
+  };
 }
 
 /** Reads a `--chap-file`: `user=`, `secret=`, `target_user=`, `target_secret=` lines; refuses group/world access. */

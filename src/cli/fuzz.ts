@@ -9,7 +9,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createTarget,
-  discover,
   type FuzzProgress,
   type FuzzTarget,
   findingFromJson,
@@ -17,13 +16,11 @@ import {
   fuzz,
   InvalidArgumentError,
   type IscsiTarget,
-  type Portal,
-  parseIscsiUrl,
   parsePortal,
   replayCase,
 } from '../index.js';
-import { gatherCredentials, type PartialCredentials } from './credentials.js';
 import type { Io } from './session-commands.js';
+import { resolveTargetArg } from './target-arg.js';
 
 /** Options of `iscsi-ts fuzz`. */
 export interface FuzzCliOptions {
@@ -64,31 +61,7 @@ async function startEmbedded(port = 0): Promise<IscsiTarget> {
 }
 
 async function resolveTarget(where: string, o: FuzzCliOptions, io: Io): Promise<{ target: FuzzTarget; url: string }> {
-  let portal: Portal;
-  let targetName = o.target;
-  let lun: number | undefined;
-  let fromUrl: PartialCredentials = {};
-  if (where.startsWith('iscsi://')) {
-    const url = parseIscsiUrl(where);
-    portal = url.portal;
-    targetName ??= url.targetName;
-    lun = url.lun;
-    fromUrl = {
-      ...(url.credentials?.user ? { user: url.credentials.user } : {}),
-      ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
-    };
-  } else portal = parsePortal(where);
-  const { credentials, targetCredentials } = await gatherCredentials({
-    fromUrl,
-    ...(o.chapFile ? { chapFile: o.chapFile } : {}),
-    env: io.env,
-  });
-  const chap = credentials ? { credentials, ...(targetCredentials ? { targetCredentials } : {}) } : undefined;
-  if (!targetName) {
-    const found = await discover({ portal, ...(chap ? { chap } : {}) });
-    targetName = found[0]?.name;
-    if (!targetName) throw new InvalidArgumentError('the portal reports no target; give one with --target or a URL');
-  }
+  const { portal, targetName, lun, chap } = await resolveTargetArg(where, o, io);
   const target: FuzzTarget = {
     portal,
     targetName,

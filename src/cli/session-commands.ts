@@ -20,7 +20,7 @@ import {
   parseIscsiUrl,
   TimeoutError,
 } from '../index.js';
-import { gatherCredentials, type PartialCredentials } from './credentials.js';
+import { credentialsFromUrl, gatherCredentials, type PartialCredentials } from './credentials.js';
 import { loadIbft } from './ibft.js';
 import { makeLogger } from './log.js';
 
@@ -82,12 +82,7 @@ export async function common(where: string, o: SessionCliOptions, io: Io) {
     targetName ??= url.targetName;
     if (url.secretInUrl)
       io.err('warning: a CHAP secret on the command line is visible to other users; prefer --chap-file');
-    fromUrl = {
-      ...(url.credentials?.user ? { user: url.credentials.user } : {}),
-      ...(url.credentials?.secret ? { secret: url.credentials.secret } : {}),
-      ...(url.targetCredentials?.user ? { targetUser: url.targetCredentials.user } : {}),
-      ...(url.targetCredentials?.secret ? { targetSecret: url.targetCredentials.secret } : {}),
-    };
+    fromUrl = credentialsFromUrl(url);
   }
   const { credentials, targetCredentials } = await gatherCredentials({
     ...(fromUrl ? { fromUrl } : {}),
