@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { put16, put32, put64 } from '../../../src/scsi/bytes.js';
+import { put16, put64 } from '../../../src/scsi/bytes.js';
 import {
   buildRead10Cdb,
   buildRead16Cdb,
@@ -23,7 +23,7 @@ import { BLOCK_COMMANDS, BlockOpcode, MediumAsc } from '../../../src/target/scsi
 import { MediumLock } from '../../../src/target/scsi/block-common.js';
 import { Asc } from '../../../src/target/scsi/result.js';
 import type { LuContext, ScsiRequest } from '../../../src/target/scsi/types.js';
-import { makeLu, pad16, pattern, run, sense, senseCode } from './lu-fixture.js';
+import { cdb10, cdb12, cdb16, makeLu, pad16, pattern, run, sense, senseCode } from './lu-fixture.js';
 
 const BS = 512;
 const ILLEGAL = SenseKey.IllegalRequest;
@@ -31,32 +31,9 @@ const read10 = (lba: number, blocks: number) => buildRead10Cdb({ lba, blocks, bl
 const write10 = (lba: number, blocks: number, fua = false) => buildWrite10Cdb({ lba, blocks, blockSize: BS, fua }).cdb;
 
 /** READ/WRITE(6) and (12), which src/scsi does not build. */
+const rw12 = (opcode: number, lba: number, blocks: number, flags = 0) => cdb12(opcode, flags, lba, blocks);
 function rw6(opcode: number, lba: number, blocks: number): number[] {
   return [opcode, (lba >> 16) & 0x1f, (lba >> 8) & 0xff, lba & 0xff, blocks, 0];
-}
-function rw12(opcode: number, lba: number, blocks: number, flags = 0): Uint8Array {
-  const cdb = new Uint8Array(12);
-  cdb[0] = opcode;
-  cdb[1] = flags;
-  put32(cdb, 2, lba);
-  put32(cdb, 6, blocks);
-  return cdb;
-}
-function cdb10(opcode: number, b1: number, lba: number, blocks: number): Uint8Array {
-  const cdb = new Uint8Array(10);
-  cdb[0] = opcode;
-  cdb[1] = b1;
-  put32(cdb, 2, lba);
-  put16(cdb, 7, blocks);
-  return cdb;
-}
-function cdb16(opcode: number, b1: number, lba: bigint, blocks: number): Uint8Array {
-  const cdb = new Uint8Array(16);
-  cdb[0] = opcode;
-  cdb[1] = b1;
-  put64(cdb, 2, lba);
-  put32(cdb, 10, blocks);
-  return cdb;
 }
 function compareAndWrite(lba: number, blocks: number, flags = 0): Uint8Array {
   const cdb = new Uint8Array(16);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { put16, put32, put64 } from '../../../src/scsi/bytes.js';
+import { put16, put32 } from '../../../src/scsi/bytes.js';
 import { ScsiStatus, SenseKey } from '../../../src/scsi/names.js';
 import { MemoryBackend } from '../../../src/target/backend/memory.js';
 import type { BlockBackend } from '../../../src/target/backend/types.js';
@@ -7,35 +7,11 @@ import { allocationLength, limitToAllocation } from '../../../src/target/scsi/al
 import { BLOCK_COMMANDS, BlockOpcode, MediumAsc } from '../../../src/target/scsi/block-commands.js';
 import { Asc } from '../../../src/target/scsi/result.js';
 import type { ScsiResult } from '../../../src/target/scsi/types.js';
-import { makeLu, pattern, run, sense, senseCode } from './lu-fixture.js';
+import { cdb10, cdb12, cdb16, makeLu, pattern, run, sense, senseCode } from './lu-fixture.js';
 
 const BS = 512;
 const ILLEGAL = SenseKey.IllegalRequest;
 
-function cdb10(opcode: number, b1: number, lba: number, blocks: number): Uint8Array {
-  const cdb = new Uint8Array(10);
-  cdb[0] = opcode;
-  cdb[1] = b1;
-  put32(cdb, 2, lba);
-  put16(cdb, 7, blocks);
-  return cdb;
-}
-function cdb12(opcode: number, b1: number, lba: number, blocks: number): Uint8Array {
-  const cdb = new Uint8Array(12);
-  cdb[0] = opcode;
-  cdb[1] = b1;
-  put32(cdb, 2, lba);
-  put32(cdb, 6, blocks);
-  return cdb;
-}
-function cdb16(opcode: number, b1: number, lba: bigint, blocks: number): Uint8Array {
-  const cdb = new Uint8Array(16);
-  cdb[0] = opcode;
-  cdb[1] = b1;
-  put64(cdb, 2, lba);
-  put32(cdb, 10, blocks);
-  return cdb;
-}
 /** A CDB of the opcode's length with LBA and length in their usual places. */
 function rw(opcode: number, b1: number, lba: number | bigint, blocks: number): Uint8Array {
   const len = BLOCK_COMMANDS.find((e) => e.opcode === opcode)!.cdbLength;

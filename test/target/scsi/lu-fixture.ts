@@ -3,6 +3,7 @@
  * a request builder and sense decoding for assertions.
  */
 
+import { put16, put32, put64 } from '../../../src/scsi/bytes.js';
 import { parseSense, type SenseData } from '../../../src/scsi/sense.js';
 import { MemoryBackend } from '../../../src/target/backend/memory.js';
 import type { BlockBackend } from '../../../src/target/backend/types.js';
@@ -104,4 +105,34 @@ export function pattern(length: number, seed = 1): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (i * 7 + seed) & 0xff;
   return out;
+}
+
+/** A 10-byte CDB: opcode, byte 1, a 32-bit LBA and a 16-bit length in their usual places. */
+export function cdb10(opcode: number, b1: number, lba: number, blocks: number): Uint8Array {
+  const cdb = new Uint8Array(10);
+  cdb[0] = opcode;
+  cdb[1] = b1;
+  put32(cdb, 2, lba);
+  put16(cdb, 7, blocks);
+  return cdb;
+}
+
+/** A 12-byte CDB: a 32-bit LBA and a 32-bit length. */
+export function cdb12(opcode: number, b1: number, lba: number, blocks: number): Uint8Array {
+  const cdb = new Uint8Array(12);
+  cdb[0] = opcode;
+  cdb[1] = b1;
+  put32(cdb, 2, lba);
+  put32(cdb, 6, blocks);
+  return cdb;
+}
+
+/** A 16-byte CDB: a 64-bit LBA and a 32-bit length. */
+export function cdb16(opcode: number, b1: number, lba: bigint, blocks: number): Uint8Array {
+  const cdb = new Uint8Array(16);
+  cdb[0] = opcode;
+  cdb[1] = b1;
+  put64(cdb, 2, lba);
+  put32(cdb, 10, blocks);
+  return cdb;
 }
