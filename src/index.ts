@@ -225,8 +225,8 @@ export type { DiscoveredPortal, DiscoveredTarget, DiscoverOptions } from './sess
 export { discover, parseSendTargets } from './session/discovery.js';
 export type { Logger, SessionEvent } from './session/events.js';
 export { emit, loggableKeys, silentLogger } from './session/events.js';
-export type { FirmwareLoginOptions, FirmwareLoginOutcome } from './session/firmware-login.js';
-export { loginFromFirmware } from './session/firmware-login.js';
+export type { FirmwareLoginOptions, FirmwareLoginOutcome, FirmwareTargetPlan } from './session/firmware-login.js';
+export { loginFromFirmware, planFirmwareLogins } from './session/firmware-login.js';
 export type { LoggedIn, LoginOptions } from './session/initiator.js';
 export { DEFAULT_INITIATOR_NAME, login, logout, randomIsid, textExchange } from './session/initiator.js';
 export type { IscsiNameType } from './session/iscsi-name.js';

@@ -6,17 +6,53 @@
  * @module
  */
 import {
+  IscsiError,
   type KernelHost,
   type KernelIface,
   type KernelSession,
   kernelLogout,
   loginAndHandOff,
+  planFirmwareLogins,
   readKernelHosts,
   readKernelIfaces,
   readKernelSessions,
 } from '../index.js';
+import { loadIbft } from './ibft.js';
 import { makeLogger } from './log.js';
-import { common, ExitCode, type Io, report, type SessionCliOptions } from './session-commands.js';
+import { common, ExitCode, exitCodeFor, type Io, report, type SessionCliOptions } from './session-commands.js';
+
+type KernelLogin = Awaited<ReturnType<typeof loginAndHandOff>>;
+
+/** What `login --kernel` (and `attach`) reports of one handed-off session. */
+export function kernelLoginReport(result: KernelLogin) {
+  return {
+    sid: result.sid,
+    hostNo: result.hostNo,
+    target: result.loggedIn.targetName,
+    portal: result.loggedIn.portal,
+    tsih: result.loggedIn.tsih,
+    isid: result.loggedIn.isid.toString(16).padStart(12, '0'),
+    handOffMs: result.handOffMs,
+    disks: result.disks.map((d) => ({
+      name: d.name,
+      path: d.path,
+      lun: typeof d.lun === 'bigint' ? d.lun.toString() : d.lun,
+      ...(d.sizeBytes === undefined ? {} : { sizeBytes: d.sizeBytes }),
+      ...(d.byPath === undefined ? {} : { byPath: d.byPath }),
+    })),
+  };
+}
+
+/** Prints a {@link kernelLoginReport} as readable lines: the session, then one line per disk. */
+export function printKernelLogin(r: ReturnType<typeof kernelLoginReport>, bindFirst: boolean, io: Io): void {
+  io.out(
+    `kernel session ${r.sid} (host ${r.hostNo}): ${r.target} ${bindFirst ? 'logged in through' : 'handed to'} the kernel in ${r.handOffMs} ms`,
+  );
+  if (r.disks.length === 0) io.out('  no block devices appeared');
+  for (const d of r.disks) {
+    io.out(`  ${d.path}  lun ${d.lun}  ${d.sizeBytes ?? '?'} bytes${d.byPath ? `  ${d.byPath}` : ''}`);
+  }
+}
 
 /** `iscsi-ts login --kernel <url|portal> [--target iqn]`: the session stays in the kernel; prints its disks. */
 export async function runKernelLogin(
@@ -32,45 +68,64 @@ export async function runKernelLogin(
     }
     const logger = makeLogger(o, io.err);
     const result = await loginAndHandOff(options, { ...(logger ? { logger } : {}), bindFirst: o.bindFirst === true });
-    const disks = result.disks.map((d) => ({
-      name: d.name,
-      path: d.path,
-      lun: typeof d.lun === 'bigint' ? d.lun.toString() : d.lun,
-      ...(d.sizeBytes === undefined ? {} : { sizeBytes: d.sizeBytes }),
-      ...(d.byPath === undefined ? {} : { byPath: d.byPath }),
-    }));
-    if (o.json) {
-      io.out(
-        JSON.stringify(
-          {
-            sid: result.sid,
-            hostNo: result.hostNo,
-            target: result.loggedIn.targetName,
-            portal: result.loggedIn.portal,
-            tsih: result.loggedIn.tsih,
-            isid: result.loggedIn.isid.toString(16).padStart(12, '0'),
-            handOffMs: result.handOffMs,
-            disks,
-          },
-          null,
-          2,
-        ),
-      );
-    } else {
-      io.out(
-        `kernel session ${result.sid} (host ${result.hostNo}): ${result.loggedIn.targetName} ${o.bindFirst ? 'logged in through' : 'handed to'} the kernel in ${result.handOffMs} ms`,
-      );
-      if (disks.length === 0) io.out('  no block devices appeared');
-      for (const d of disks) {
-        io.out(`  ${d.path}  lun ${d.lun}  ${d.sizeBytes ?? '?'} bytes${d.byPath ? `  ${d.byPath}` : ''}`);
-      }
-    }
+    const r = kernelLoginReport(result);
+    if (o.json) io.out(JSON.stringify(r, null, 2));
+    else printKernelLogin(r, o.bindFirst === true, io);
     return ExitCode.Ok;
   } catch (err) {
     return report(err, io);
   } finally {
     close();
   }
+}
+
+/**
+ * `iscsi-ts login --kernel --firmware`: what an installer does at boot with an iBFT: every valid firmware target
+ * (boot-selected first, with the table's CHAP, initiator name and NIC address) is logged in and handed to the
+ * kernel; prints each one's disks. A target that fails is reported and the others still come up; the exit code is
+ * the first failure's.
+ */
+export async function runKernelFirmwareLogin(
+  o: SessionCliOptions & { readonly bindFirst?: boolean; readonly ibftFile?: string },
+  io: Io,
+): Promise<number> {
+  const table = loadIbft(o.ibftFile, {});
+  if (!table) {
+    io.err('iscsi-ts: no iSCSI Boot Firmware Table found');
+    return ExitCode.Other;
+  }
+  const logger = makeLogger(o, io.err);
+  const loginOptions = {
+    ...(logger ? { logger } : {}),
+    ...(o.timeout ? { connectTimeoutMs: o.timeout, stepTimeoutMs: o.timeout } : {}),
+  };
+  let code: number = ExitCode.Ok;
+  const results: object[] = [];
+  for (const plan of planFirmwareLogins(table, loginOptions)) {
+    const name = plan.target.name ?? `target ${plan.target.index}`;
+    let error = plan.ok ? undefined : plan.error;
+    if (plan.ok) {
+      try {
+        const result = await loginAndHandOff(plan.loginOptions, {
+          ...(logger ? { logger } : {}),
+          bindFirst: o.bindFirst === true,
+        });
+        const r = kernelLoginReport(result);
+        results.push({ ok: true, ...r });
+        if (!o.json) printKernelLogin(r, o.bindFirst === true, io);
+      } catch (err) {
+        if (!(err instanceof IscsiError)) throw err;
+        error = err;
+      }
+    }
+    if (error) {
+      if (code === ExitCode.Ok) code = exitCodeFor(error);
+      results.push({ ok: false, target: name, code: error.code, message: error.message });
+      if (!o.json) io.out(`${name}: ${error.message} (${error.code})`);
+    }
+  }
+  if (o.json) io.out(JSON.stringify(results, null, 2));
+  return code;
 }
 
 /** Options of `iscsi-ts sessions`. */

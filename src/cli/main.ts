@@ -14,6 +14,7 @@ import { runIbft } from './ibft.js';
 import { type BinaryIo, runCat, runDd, runInq, runLs, runReadcap } from './io-commands.js';
 import {
   type KernelLogoutCliOptions,
+  runKernelFirmwareLogin,
   runKernelLogin,
   runKernelLogout,
   runSessions,
@@ -92,7 +93,11 @@ sessionOptions(
     .description('log in to a target, print the negotiated parameters, log out')
     .argument('[target]', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
     .option('-t, --target <iqn>', 'target name when a portal is given')
-    .option('--firmware', 'log in to every target of the iSCSI Boot Firmware Table instead', false)
+    .option(
+      '--firmware',
+      'log in to every target of the iSCSI Boot Firmware Table instead (with --kernel: bring them up as disks)',
+      false,
+    )
     .option('--ibft-file <file>', 'with --firmware: read the table from this file instead of the firmware')
     .option('--kernel', "hand the session to the kernel's iscsi_tcp and print its block devices (root, koffi)", false)
     .option(
@@ -101,6 +106,10 @@ sessionOptions(
       false,
     ),
 ).action(async (where: string | undefined, opts: LoginCliOptions) => {
+  if (opts.kernel && opts.firmware) {
+    process.exitCode = await runKernelFirmwareLogin(opts, io);
+    return;
+  }
   if (opts.kernel && where) {
     process.exitCode = await runKernelLogin(where, opts, io);
     return;

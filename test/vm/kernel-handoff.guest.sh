@@ -6,7 +6,8 @@
 # through /dev/sdX equals the file (sha256 of all of it); a write through /dev/sdX (O_DIRECT) reads back through a
 # userspace iscsi-ts session and a userspace write reads back through /dev/sdX; `iscsi-ts sessions --json` agrees
 # with sysfs; `iscsi-ts logout` removes the disk and the session; the same over IPv6; a wrong CHAP secret is a typed
-# error with no kernel session left. iscsi_tcp is not loaded beforehand: the CLI loads it.
+# error with no kernel session left; `login --kernel --firmware` brings up the guest's iBFT (an ACPI table) targets.
+# iscsi_tcp is not loaded beforehand: the CLI loads it.
 # Every step that passed prints "MARK <step>"; any failure prints "FAIL …" and exits 1. Inputs (environment):
 # ISCSI_TS_CHECKOUT, IQN, INITIATOR_IQN, CHAP_USER, CHAP_SECRET, CHAP_TARGET_USER, CHAP_TARGET_SECRET.
 
@@ -198,7 +199,39 @@ run_case() {
   mark "$name logout"
 }
 
+# firmware_case: `login --kernel --firmware` brings up the guest's iBFT targets (an ACPI table from the host test) as
+# an installer does at boot: the boot target with the table's CHAP and initiator name becomes /dev/sdX; the second
+# target has nothing listening, is reported, and sets the exit code (3, network) without stopping the first.
+firmware_case() {
+  local out rc sid disk got
+  [ -e /sys/firmware/acpi/tables/iBFT ] || fail "firmware: no iBFT ACPI table in the guest"
+  out=$(timeout 120 node "$CLI" login --kernel --firmware --json 2>&1)
+  rc=$?
+  echo "$out"
+  [ "$rc" -eq 3 ] || fail "firmware: exit $rc, expected 3 (the second target has nothing listening)"
+  echo "$out" | grep -q '"ok": false' || fail "firmware: the unreachable target is not reported"
+  sid=$(echo "$out" | sed -n 's/^    "sid": \([0-9]*\),$/\1/p' | head -1)
+  disk=$(echo "$out" | sed -n 's/^ *"name": "\(sd[a-z]*\)",$/\1/p' | head -1)
+  [ -n "$sid" ] && [ -e "/sys/class/iscsi_session/session$sid" ] || fail "firmware: no sysfs session"
+  [ "$(cat "/sys/class/iscsi_session/session$sid/initiatorname")" = "$INITIATOR_IQN" ] ||
+    fail "firmware: the table's initiator name was not used"
+  [ "$(cat "/sys/class/iscsi_session/session$sid/username")" = "$CHAP_USER" ] || fail "firmware: CHAP user not in sysfs"
+  [ -n "$disk" ] && [ -b "/dev/$disk" ] || fail "firmware: no block device"
+  mark "firmware handoff"
+  got=$(dd if="/dev/$disk" bs=1M iflag=direct status=none | sha)
+  echo "sha256 lun $LUN_SHA device $got"
+  [ "$got" = "$LUN_SHA" ] || fail "firmware: the device differs from the backing file"
+  mark "firmware read-sha256"
+  out=$(timeout 60 node "$CLI" logout "$sid" 2>&1) || fail "firmware: logout: $out"
+  echo "$out"
+  no_sessions || fail "firmware: a kernel session is left"
+  [ -e "/sys/block/$disk" ] && fail "firmware: /dev/$disk still there"
+  wait_for 5 no_nexus || fail "firmware: tgtd still has an I_T nexus"
+  mark "firmware logout"
+}
+
 run_case v4 127.0.0.1 '' ''
+firmware_case
 run_case v6 '[::1]' '' ''
 run_case bind-first 127.0.0.1 --bind-first --no-logout
 
