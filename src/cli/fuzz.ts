@@ -5,9 +5,13 @@
  * embedded target started in this process.
  * @module
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ConnectionError,
   createTarget,
   type FuzzProgress,
   type FuzzTarget,
@@ -16,6 +20,7 @@ import {
   fuzz,
   InvalidArgumentError,
   type IscsiTarget,
+  type Portal,
   parsePortal,
   replayCase,
 } from '../index.js';
@@ -42,6 +47,8 @@ export interface FuzzCliOptions {
   /** Ping timeout in ms before a hang is reported. */
   readonly hangTimeout?: number;
   readonly maxFindings?: number;
+  /** A shell command that brings a crashed target back on the same portal (e.g. `systemctl restart tgt`). */
+  readonly restart?: string;
 }
 
 /** Exit codes: 0 no finding (or a replay that did not trigger), 1 an error, 2 findings (or a replay that did). */
@@ -72,6 +79,44 @@ async function resolveTarget(where: string, o: FuzzCliOptions, io: Io): Promise<
   // The replay command line names the target without secrets (CHAP comes from --chap-file or the environment).
   const host = portal.host.includes(':') ? `[${portal.host}]` : portal.host;
   return { target, url: `iscsi://${host}:${portal.port}/${targetName}/${lun ?? 0}` };
+}
+
+/** How long the `--restart` command may run, and how long the portal then has to accept connections. */
+const RESTART_COMMAND_MS = 60_000;
+const RESTART_LISTEN_MS = 30_000;
+
+/**
+ * Runs the `--restart` command (through the shell: it is the user's own command line) and waits until the portal
+ * accepts TCP connections again. Only the command's exit is awaited, not its output pipes: a command that starts a
+ * daemon in the background returns at once.
+ */
+async function restartTarget(command: string, portal: Portal, io: Io): Promise<void> {
+  io.err(`restarting the target: ${command}`);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RESTART_COMMAND_MS);
+    child.once('error', reject);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  if (code !== 0) throw new ConnectionError(`the --restart command failed (exit ${code ?? 'killed'})`);
+  const deadline = Date.now() + RESTART_LISTEN_MS;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: portal.host, port: portal.port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) {
+      throw new ConnectionError(`the target did not listen on ${portal.host}:${portal.port} after --restart`);
+    }
+    await sleep(100);
+  }
 }
 
 function progressLine(p: FuzzProgress): string {
@@ -133,7 +178,14 @@ export async function runFuzz(where: string | undefined, o: FuzzCliOptions, io: 
               return parsePortal(`127.0.0.1:${embedded.portals[0]!.port}`);
             },
           }
-        : {}),
+        : o.restart
+          ? {
+              restart: async () => {
+                await restartTarget(o.restart!, target.portal, io);
+                return undefined;
+              },
+            }
+          : {}),
     });
     if (tty) process.stderr.write('\n');
     io.out(`${progressLine(report)}; stopped by ${report.stoppedBy}; seed ${report.seed}`);

@@ -331,6 +331,7 @@ program
   .option('--hang-timeout <ms>', 'ping timeout before a hang is reported (default 2000)', milliseconds)
   .option('--max-findings <n>', 'stop after this many findings (default 1)', positive)
   .option('--embedded', 'fuzz an embedded target started in this process (memory LUN)', false)
+  .option('--restart <command>', 'shell command that brings a crashed target back on its portal (then fuzzing goes on)')
   .option('--allow-remote', 'fuzz a target that is not on a loopback address (a test network you own)', false)
   .action(async (where: string | undefined, opts: FuzzCliOptions) => {
     process.exitCode = await runFuzz(where, opts, io);

@@ -79,6 +79,21 @@ async function open(ctx: CaseContext): Promise<Probe | Observation> {
   }
 }
 
+/**
+ * A target that crashes while it answers closes the connection before its listener goes away: a login that broke
+ * is a crash (`refused`) when new connections are refused within a few hundred ms. Telling the two apart keeps a
+ * finding's kind stable while it is minimised.
+ */
+async function refusedSoon(ctx: CaseContext): Promise<Observation | undefined> {
+  for (let i = 0; i < 3; i++) {
+    await sleep(100);
+    const again = await open(ctx);
+    if (!(again instanceof Probe)) return again;
+    again.close();
+  }
+  return undefined;
+}
+
 function lunField(lun: number): bigint {
   return (BigInt(lun & 0x3fff) << 48n) | (lun > 255 ? 1n << 62n : 0n);
 }
@@ -89,9 +104,9 @@ export async function reach(x: ExecContext, phase: FuzzPhase, digests: boolean):
   const probe = await open(ctx);
   if (!(probe instanceof Probe)) return probe;
   const lun = lunField(x.target.lun ?? 0);
-  const broken = (why: string): Observation => {
+  const broken = async (why: string): Promise<Observation> => {
     probe.close();
-    return { kind: 'login-broken', message: `a new session cannot log in: ${why}` };
+    return (await refusedSoon(ctx)) ?? { kind: 'login-broken', message: `a new session cannot log in: ${why}` };
   };
   if (phase === 'mid-login') {
     // A partial login: the security stage with T=0, so the target waits for more Login Requests.
@@ -103,7 +118,7 @@ export async function reach(x: ExecContext, phase: FuzzPhase, digests: boolean):
       loginRequest(isid, pairs, { transit: false, currentStage: 0, nextStage: 0 }),
     );
     const rsp = pduOf(ev, 'login-response');
-    if (rsp?.statusClass !== 0) return broken(rsp ? `status 0x${rsp.statusClass.toString(16)}` : ev.kind);
+    if (rsp?.statusClass !== 0) return await broken(rsp ? `status 0x${rsp.statusClass.toString(16)}` : ev.kind);
     const expStatSN = (rsp.statSN + 1) >>> 0;
     const nextLogin = loginRequest(isid, [], { currentStage: 0, nextStage: 1, transit: true, expStatSN });
     return {
@@ -123,9 +138,9 @@ export async function reach(x: ExecContext, phase: FuzzPhase, digests: boolean):
     s = await login(ctx, { probe, offer });
   } catch (err) {
     if (!(err instanceof IscsiError)) throw err;
-    return broken(err.message);
+    return await broken(err.message);
   }
-  if (isVerdict(s)) return broken(s.status === 'skipped' ? s.reason : s.status);
+  if (isVerdict(s)) return await broken(s.status === 'skipped' ? s.reason : s.status);
   const encode = probe.encodeOptions;
   const state: TemplateState = { phase, lun, cmdSN: s.cmdSN, expStatSN: s.expStatSN, itt: s.itt, sentItts: [] };
   if (phase !== 'mid-transfer') {

@@ -79,6 +79,8 @@ export interface Tgtd {
   tgtadm(args: readonly string[]): Promise<RunResult>;
   /** tgtd's log so far. */
   log(): string;
+  /** The signal that ended tgtd (`SIGSEGV`, `SIGABRT`), or undefined while it runs or after a normal exit. */
+  exitSignal(): NodeJS.Signals | undefined;
   /** Delete targets, ask tgtd to exit, wait (SIGKILL as last resort), remove its socket and the temp dir. */
   stop(): Promise<void>;
 }
@@ -304,6 +306,7 @@ async function launch(
     control,
     dir,
     log,
+    exitSignal: () => child.signalCode ?? undefined,
     tgtadm,
     url(targetIndex = 0, lun = 1, urlOptions: TgtdUrlOptions = {}) {
       const target = options.targets[targetIndex];
