@@ -354,3 +354,40 @@ export function chapAnswer(ctx: CaseContext, algorithm: number, id: string, chal
 
 /** Whether `a` equals `b` modulo 2^32. */
 export const serialOk = (a: number, b: number): boolean => a >>> 0 === b >>> 0;
+
+/** The Login Responses among received events, in order. */
+export function loginResponses(events: readonly Received[]): LoginResponsePdu[] {
+  return events.map((e) => pduOf(e, 'login-response')).filter((p): p is LoginResponsePdu => p !== undefined);
+}
+
+/** Every value the target sent for `key` across the Login Responses of `events`, in order. */
+export function keyAnswers(events: readonly Received[], key: string): string[] {
+  return loginResponses(events).flatMap((r) =>
+    pairsOf(r)
+      .filter(([k]) => k === key)
+      .map(([, v]) => v),
+  );
+}
+
+/**
+ * The LUN's block length: TEST UNIT READY until GOOD ({@link settleUnitAttention}), then READ CAPACITY(10).
+ * Undefined when either fails.
+ */
+export async function blockLengthOf(ctx: CaseContext, s: ConformSession): Promise<number | undefined> {
+  if (!(await settleUnitAttention(ctx, s))) return undefined;
+  const cmd = scsiCommand(s, lunOf(ctx), [0x25], { read: true, edtl: 8 });
+  s.probe.send(cmd);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 8; i++) {
+    const ev = await awaitSession(s, ctx.timeouts.replyMs, (p) => p.initiatorTaskTag === cmd.initiatorTaskTag);
+    if (ev.kind !== 'pdu') return undefined;
+    const p = ev.pdu;
+    if (p.kind === 'data-in') parts.push(p.data);
+    const status = p.kind === 'scsi-response' || (p.kind === 'data-in' && p.statusPresent) ? p.status : undefined;
+    if (status !== undefined) {
+      const data = Buffer.concat(parts);
+      return status === 0 && data.length >= 8 ? data.readUInt32BE(4) : undefined;
+    }
+  }
+  return undefined;
+}

@@ -4,6 +4,7 @@
  * @module
  */
 import type { TextPair } from '../pdu/text.js';
+import { isIscsiName } from '../session/iscsi-name.js';
 import { Stage } from '../session/login.js';
 import { Negotiator } from '../session/negotiate.js';
 import type { SessionType } from '../session/params.js';
@@ -32,7 +33,8 @@ export interface FirstRequestFields {
 /**
  * Reads the leading keys of the first request's text and looks the target up.
  * @returns the session, or the redirect configured for the target
- * @throws LoginRefusal with 0x0207 (InitiatorName or TargetName missing), 0x0209 (session type), 0x0203 (unknown
+ * @throws LoginRefusal with 0x0207 (InitiatorName or TargetName missing), 0x0200 (InitiatorName not an iSCSI
+ *   name), 0x0209 (session type), 0x0203 (unknown
  *   target), 0x0202 (initiator not allowed), 0x020a (no such session), 0x0201 (security stage skipped)
  */
 export function identify(
@@ -44,6 +46,10 @@ export function identify(
   const initiatorName = value('InitiatorName');
   if (!initiatorName) {
     throw new LoginRefusal(LoginStatus.MissingParameter, 'the first Login Request has no InitiatorName');
+  }
+  // §4.2.7: a worldwide unique iqn., eui. or naa. name of at most 223 bytes; ACLs and reinstatement key on it.
+  if (!isIscsiName(initiatorName)) {
+    throw new LoginRefusal(LoginStatus.InitiatorError, 'InitiatorName is not a valid iSCSI name');
   }
   const type = value('SessionType') ?? 'Normal'; // §13.21: the default is Normal
   if ((type !== 'Normal' && type !== 'Discovery') || (type === 'Discovery' && options.discovery === false)) {

@@ -42,9 +42,9 @@ it('runs the chosen suites from a URL and writes JUnit and JSON', async () => {
   expect(code).toBe(ConformExit.Ok);
   expect(out[0]).toContain(IQN);
   expect(out.some((l) => /^nop\s+2\s+0\s+0\s+0$/.test(l))).toBe(true);
-  expect(readFileSync(junit, 'utf8')).toContain('<testsuite name="logout" tests="4" failures="0"');
+  expect(readFileSync(junit, 'utf8')).toContain('<testsuite name="logout" tests="9" failures="0"');
   const parsed = JSON.parse(readFileSync(json, 'utf8')) as { totals: Record<string, number> };
-  expect(parsed.totals).toEqual({ pass: 6, fail: 0, 'not-applicable': 0, skipped: 0 });
+  expect(parsed.totals).toEqual({ pass: 11, fail: 0, 'not-applicable': 0, skipped: 0 });
   expect(existsSync(join(dir, 'pcap'))).toBe(true);
 });
 

@@ -1,9 +1,9 @@
 /**
- * Full Feature Phase cases: digests (RFC 7143 §7.8), NOP (§11.18, §11.19), task management (§11.5, §11.6) and
- * logout (§11.14, §11.15). Each area exports its own array.
+ * Full Feature Phase cases: digests (RFC 7143 §7.8), NOP (§11.18, §11.19) and task management (§11.5, §11.6).
+ * Each area exports its own array; logout is in `logout.ts`, asynchronous messages in `async.ts`.
  * @module
  */
-import type { LogoutRequestPdu, TaskManagementRequestPdu } from '../../pdu/types.js';
+import type { TaskManagementRequestPdu } from '../../pdu/types.js';
 import {
   awaitSession,
   type ConformSession,
@@ -199,78 +199,5 @@ export const tmfCases: readonly ConformCase[] = [
     description:
       'A function code the RFC does not define (0x7f) is answered with 5 "Task management function not supported" or 255 "Function rejected".',
     run: (ctx) => runTmf(ctx, 0x7f, NO_TAG, [5, 255], 'function 0x7f'),
-  },
-];
-
-function logout(s: ConformSession, reasonCode: number, cid = 0): LogoutRequestPdu {
-  return {
-    kind: 'logout-request',
-    immediate: true,
-    reasonCode,
-    cid,
-    cmdSN: s.cmdSN,
-    expStatSN: s.expStatSN,
-    initiatorTaskTag: s.itt++,
-    ahs: [],
-    data: new Uint8Array(0),
-  };
-}
-
-async function runLogout(ctx: CaseContext, reason: number, cid: number, expected: number): Promise<Verdict> {
-  const s = await login(ctx);
-  if (isVerdict(s)) return s;
-  if (reason === 2 && s.params.errorRecoveryLevel >= 2) return notApplicable('ErrorRecoveryLevel 2 was negotiated');
-  const req = logout(s, reason, cid);
-  s.probe.send(req);
-  const ev = await awaitSession(s, ctx.timeouts.replyMs, (p) => p.initiatorTaskTag === req.initiatorTaskTag);
-  const rsp = pduOf(ev, 'logout-response');
-  if (!rsp) return fail('no Logout Response', req, ev);
-  return rsp.response === expected ? pass() : fail(`Logout Response ${rsp.response}, expected ${expected}`, req, rsp);
-}
-
-/** Logout cases. */
-export const logoutCases: readonly ConformCase[] = [
-  {
-    id: 'logout.close-session',
-    area: 'logout',
-    section: '11.15.1',
-    strength: 'MUST',
-    description: 'Logout with reason 0 (close the session) is answered with response 0 "closed successfully".',
-    run: (ctx) => runLogout(ctx, 0, 0, 0),
-  },
-  {
-    id: 'logout.connection-closed',
-    area: 'logout',
-    section: '11.14',
-    strength: 'SHOULD',
-    description: 'After a successful Logout Response the connection is closed; the target closes it within 2 s.',
-    async run(ctx) {
-      const s = await login(ctx);
-      if (isVerdict(s)) return s;
-      const req = logout(s, 0);
-      s.probe.send(req);
-      const ev = await awaitSession(s, ctx.timeouts.replyMs, (p) => p.initiatorTaskTag === req.initiatorTaskTag);
-      if (!pduOf(ev, 'logout-response')) return fail('no Logout Response', req, ev);
-      return (await s.probe.waitClosed(ctx.timeouts.replyMs)) ? pass() : fail('connection still open after logout', ev);
-    },
-  },
-  {
-    id: 'logout.unknown-cid',
-    area: 'logout',
-    section: '11.15.1',
-    strength: 'MUST',
-    description:
-      'Logout reason 1 (close a connection) for a CID that does not exist is answered with 1 "CID not found".',
-    run: (ctx) => runLogout(ctx, 1, 0x4242, 1),
-  },
-  {
-    id: 'logout.recovery-unsupported',
-    area: 'logout',
-    section: '11.15.1',
-    strength: 'MUST',
-    description:
-      'At ErrorRecoveryLevel < 2, Logout reason 2 (remove the connection for recovery) is answered with 2 ' +
-      '"connection recovery is not supported".',
-    run: (ctx) => runLogout(ctx, 2, 0, 2),
   },
 ];
