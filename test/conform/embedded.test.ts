@@ -2,48 +2,14 @@
  * The whole conformance suite against the embedded target: one without authentication (every area but CHAP) and
  * one requiring mutual-capable CHAP (the CHAP area). Every MUST case passes.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Secret } from '../../src/chap/secret.js';
+import { expect, it } from 'vitest';
 import { builtinCases } from '../../src/conform/cases/index.js';
 import { formatSummary } from '../../src/conform/report.js';
 import { type ConformReport, runConformance } from '../../src/conform/runner.js';
-import { createTarget, type IscsiTarget } from '../../src/target/target.js';
+import { portalOf, TARGET_USER, USER, useConformTargets } from './targets.js';
 
 const IQN = 'iqn.2026-11.test.iscsi-ts:conform';
-const USER = { user: 'conformuser', secret: Secret.from('conform-secret-1') };
-const TARGET_USER = { user: 'conformtarget', secret: Secret.from('conform-secret-2') };
-let plain: IscsiTarget;
-let chap: IscsiTarget;
-
-beforeAll(async () => {
-  // Extra targets make the SendTargets answer longer than 512 bytes, so the continuation case has work to do.
-  const others = Array.from({ length: 12 }, (_, i) => ({
-    name: `${IQN}.padding-target-with-a-long-name-${i}`,
-    luns: [{ storage: { type: 'memory' as const, size: 1024 * 1024 } }],
-  }));
-  plain = createTarget({
-    portals: ['127.0.0.1:0'],
-    targets: [{ name: IQN, luns: [{ storage: { type: 'memory', size: 4 * 1024 * 1024 } }] }, ...others],
-    loginTimeoutMs: 3000,
-  });
-  chap = createTarget({
-    portals: ['127.0.0.1:0'],
-    targets: [{ name: IQN, luns: [{ storage: { type: 'memory', size: 1024 * 1024 } }] }],
-    auth: {
-      lookup: (u) => (u === USER.user ? USER.secret : undefined),
-      targetCredentials: TARGET_USER,
-      onWarning: () => {},
-    },
-    loginTimeoutMs: 3000,
-  });
-  await plain.start();
-  await chap.start();
-});
-
-afterAll(async () => {
-  await plain?.stop({ graceMs: 100 });
-  await chap?.stop({ graceMs: 100 });
-});
+const targets = useConformTargets(IQN);
 
 function mustFailures(report: ConformReport): string[] {
   return report.results
@@ -52,7 +18,7 @@ function mustFailures(report: ConformReport): string[] {
 }
 
 it('passes every MUST case without authentication, within 30 s', async () => {
-  const port = plain.portals[0]!.port;
+  const port = targets.plain.portals[0]!.port;
   const report = await runConformance(
     { portal: { host: '127.0.0.1', port, family: 4 }, targetName: IQN },
     builtinCases.filter((c) => c.area !== 'chap'),
@@ -67,7 +33,7 @@ it('passes every MUST case without authentication, within 30 s', async () => {
 }, 40_000);
 
 it('passes every MUST CHAP case with CHAP required', async () => {
-  const port = chap.portals[0]!.port;
+  const port = targets.chap.portals[0]!.port;
   const report = await runConformance(
     {
       portal: { host: '127.0.0.1', port, family: 4 },

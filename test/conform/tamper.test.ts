@@ -4,47 +4,18 @@
  * with the embedded run (every case passes), this shows each case tells a right target from a wrong one.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Secret } from '../../src/chap/secret.js';
+import { expect, it } from 'vitest';
 import { builtinCases } from '../../src/conform/cases/index.js';
 import { runConformance } from '../../src/conform/runner.js';
 import type { ConformTarget, Verdict } from '../../src/conform/types.js';
 import { encodePdu } from '../../src/pdu/encode.js';
 import { Framer } from '../../src/pdu/framer.js';
 import type { AsyncMessagePdu, Pdu } from '../../src/pdu/types.js';
-import { createTarget, type IscsiTarget } from '../../src/target/target.js';
+import { portalOf, TARGET_USER, USER, useConformTargets } from './targets.js';
 
 const IQN = 'iqn.2026-11.test.iscsi-ts:conform-tamper';
-const USER = { user: 'conformuser', secret: Secret.from('conform-secret-1') };
-const TARGET_USER = { user: 'conformtarget', secret: Secret.from('conform-secret-2') };
 const encoder = new TextEncoder();
-let plain: IscsiTarget;
-let chap: IscsiTarget;
-
-beforeAll(async () => {
-  plain = createTarget({
-    portals: ['127.0.0.1:0'],
-    targets: [{ name: IQN, luns: [{ storage: { type: 'memory', size: 1024 * 1024 } }] }],
-    loginTimeoutMs: 3000,
-  });
-  chap = createTarget({
-    portals: ['127.0.0.1:0'],
-    targets: [{ name: IQN, luns: [{ storage: { type: 'memory', size: 1024 * 1024 } }] }],
-    auth: {
-      lookup: (u) => (u === USER.user ? USER.secret : undefined),
-      targetCredentials: TARGET_USER,
-      onWarning: () => {},
-    },
-    loginTimeoutMs: 3000,
-  });
-  await plain.start();
-  await chap.start();
-});
-
-afterAll(async () => {
-  await plain?.stop({ graceMs: 100 });
-  await chap?.stop({ graceMs: 100 });
-});
+const targets = useConformTargets(IQN, 0);
 
 /** Rewrites one target PDU into the PDUs to forward; `state` lives as long as the connection. */
 type Tamper = (pdu: Pdu, state: Map<string, number>) => Pdu[];
@@ -86,7 +57,7 @@ async function proxy(upstream: number, tamper: Tamper): Promise<{ server: Server
 
 /** Runs one case through a tampering proxy in front of the plain (or CHAP) target. */
 async function verdictOf(id: string, tamper: Tamper, withChap = false): Promise<Verdict> {
-  const { server, port } = await proxy((withChap ? chap : plain).portals[0]!.port, tamper);
+  const { server, port } = await proxy((withChap ? targets.chap : targets.plain).portals[0]!.port, tamper);
   try {
     const target: ConformTarget = {
       portal: { host: '127.0.0.1', port, family: 4 },
