@@ -75,25 +75,28 @@ export * from './ibft/index.js';
 // Kernel hand-off (NETLINK_ISCSI, iscsi_tcp): needs Linux, root and the optional dependency koffi
 export { KernelError, type KernelErrorDetails, type KernelErrorReason } from './kernel/errors.js';
 export {
+  bindAndStart,
   type HandOffDisk,
   type HandOffOptions,
   type HandOffResult,
   handOff,
+  type KernelConnectionIds,
+  type KernelLogin,
   type KernelLogoutOptions,
   type KernelLogoutResult,
   type KernelParam,
+  type KernelParamOptions,
   type KernelRequester,
   type KernelSessionTunables,
   kernelLogout,
   kernelParams,
   type LoginAndHandOffOptions,
   loginAndHandOff,
+  loginWithSocket,
 } from './kernel/handoff.js';
+export type { Libc, SyscallResult } from './kernel/libc.js';
 export { ensureKernelModules, type KernelModulesOptions, type Modprobe } from './kernel/modules.js';
 export * from './kernel/netlink-codec.js';
-export * from './kernel/params.js';
-export * from './kernel/uevent-types.js';
-export type { Libc, SyscallResult } from './kernel/libc.js';
 export {
   IscsiNetlink,
   type IscsiNetlinkOptions,
@@ -102,6 +105,22 @@ export {
   type NetlinkChannelOptions,
   openNetlinkChannel,
 } from './kernel/netlink-socket.js';
+export * from './kernel/params.js';
+export {
+  KernelSupervisor,
+  type Reconnect,
+  type Reconnected,
+  type ReconnectRequest,
+  realClock,
+  type SupervisedSession,
+  type SupervisedState,
+  type SupervisorClock,
+  type SupervisorEvent,
+  type SupervisorKernel,
+  type SupervisorOptions,
+  supervisedSession,
+  userspaceReconnect,
+} from './kernel/supervisor.js';
 export {
   type KernelConnection,
   type KernelDisk,
@@ -117,6 +136,7 @@ export {
   readKernelTransports,
   readTransportHandle,
 } from './kernel/sysfs-sessions.js';
+export * from './kernel/uevent-types.js';
 export type { Ahs, BidiReadLengthAhs, ExtendedCdbAhs, RawAhs } from './pdu/ahs.js';
 export { AhsType } from './pdu/ahs.js';
 export { BHS_LENGTH, MAX_DATA_SEGMENT_LENGTH, RESERVED_TAG } from './pdu/bhs.js';

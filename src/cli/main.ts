@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { IscsiError } from '../index.js';
+import { type AttachCliOptions, runAttach } from './attach.js';
 import { runBootArgs, runDisks } from './boot.js';
 import { type ConformCliOptions, runConform } from './conform.js';
 import { runDecode } from './decode.js';
@@ -145,6 +146,30 @@ program
   .action(async (which: string, opts: KernelLogoutCliOptions & { logout: boolean }) => {
     process.exitCode = await runKernelLogout(which, { ...opts, noLogout: !opts.logout }, io);
   });
+
+sessionOptions(
+  program
+    .command('attach')
+    .description(
+      "log in, hand the session to the kernel's iscsi_tcp, print its disks, and supervise it until SIGINT/SIGTERM " +
+        '(reconnects after a connection failure, the same /dev/sdX carries on)',
+    )
+    .argument('<target>', 'iscsi://[user[%secret]@]host[:port]/<iqn>/<lun>, or a portal with --target')
+    .option('-t, --target <iqn>', 'target name when a portal is given')
+    .option('--recovery-timeout <s>', 'seconds the kernel holds I/O after a failure while reconnecting (120)', positive)
+    .option('--logout-on-exit', 'log the session out when ending (default: leave it in the kernel)', false),
+).action(async (where: string, opts: AttachCliOptions) => {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    process.exitCode = await runAttach(where, opts, io, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+});
 
 /** A byte count with an optional binary suffix (k, M, G), as dd takes it. */
 function byteCount(value: string): number {

@@ -11,7 +11,7 @@
  * reads fail with DATALEN) and MAX_XMIT_DLENGTH = what the target declared, 8192 when it declared nothing (else
  * writes stall); the burst, R2T and immediate-data values as negotiated; EXP_STATSN = last StatSN + 1. ISID and TSIH
  * cannot be set (ENOSYS) and are not sent. CHAP secrets are never given to the kernel: it does not log in again by
- * itself (its recovery needs a userspace supervisor, which holds the secrets).
+ * itself (its recovery needs a userspace supervisor, which holds the secrets: supervisor.ts).
  *
  * The hand-off must follow the final Login Response at once: a target's NOP-In that arrives in the gap waits in the
  * socket until after START_CONN, and was seen to stall or lose the session (proven doc §8). So the netlink socket,
@@ -99,13 +99,24 @@ export interface HandOffDisk {
   readonly byPath?: string;
 }
 
-/** What {@link handOff} returns. */
-export interface HandOffResult {
+/** Where a connection lives in the kernel: the transport, the session and the connection. */
+export interface KernelConnectionIds {
+  /** The transport's handle (`/sys/class/iscsi_transport/<name>/handle`). */
+  readonly transportHandle: bigint;
   /** Kernel session id (`/sys/class/iscsi_session/session<sid>`). */
   readonly sid: number;
   readonly cid: number;
   /** SCSI host number of the session. */
   readonly hostNo: number;
+}
+
+/** What {@link handOff} returns. */
+export interface HandOffResult extends KernelConnectionIds {
+  /**
+   * The CREATE_SESSION `initial_cmdsn`. The kernel's CmdSN is this plus the connection's `scsicmd_pdus` (GET_STATS),
+   * which is what a reconnection has to log in with (kernel/supervisor.ts).
+   */
+  readonly initialCmdSn: number;
   readonly disks: readonly HandOffDisk[];
   /** Milliseconds from CREATE_SESSION to the START_CONN reply. */
   readonly handOffMs: number;
@@ -125,10 +136,7 @@ const b = (v: boolean): string => (v ? '1' : '0');
  * The SET_PARAM list for a logged-in session, in iscsid's order: the session-level values, then the negotiated ones.
  * No CHAP secrets, no ISID/TSIH (the kernel answers ENOSYS for those).
  */
-export function kernelParams(
-  loggedIn: Pick<LoggedIn, 'params' | 'portal' | 'targetName' | 'expStatSN'>,
-  options: Omit<HandOffOptions, 'socket'> = {},
-): KernelParam[] {
+export function kernelParams(loggedIn: KernelLogin, options: KernelParamOptions = {}): KernelParam[] {
   const p = loggedIn.params;
   const info = (param: number, value: string | number | undefined): KernelParam[] =>
     value === undefined || value === '' ? [] : [{ param, value: String(value), required: false }];
@@ -231,22 +239,15 @@ export async function handOff(loggedIn: LoggedIn, options: HandOffOptions): Prom
       throw new KernelError('request', 'CREATE_CONN failed (no connection id)');
     }
     ids.conn = true;
-    await netlink.request({
-      type: UeventType.BindConn,
-      transportHandle: h,
-      sid,
-      cid,
-      transportEph: BigInt(fd),
-      isLeading: true,
+    await bindAndStart(netlink, { transportHandle: h, sid, cid, hostNo }, fd, loggedIn, options, () => {
+      ids.bound = true;
+      // The kernel holds its own reference to the socket now: our fd (and the Node socket) can go.
+      loggedIn.connection.close();
     });
-    ids.bound = true;
-    // The kernel holds its own reference to the socket now: our fd (and the Node socket) can go.
-    loggedIn.connection.close();
-    await setParamsAndStart(netlink, h, sid, hostNo, loggedIn, options);
     const handOffMs = Math.round(performance.now() - started);
     logger?.info({ event: 'kernel-handoff', sid, hostNo, ms: handOffMs }, 'session handed to the kernel');
     const disks = options.scan === false ? [] : await scanDisks(sid, hostNo, options);
-    return { sid, cid, hostNo, disks, handOffMs };
+    return { transportHandle: h, sid, cid, hostNo, initialCmdSn: loggedIn.expCmdSN, disks, handOffMs };
   } catch (error) {
     loggedIn.connection.close();
     if (ids.sid !== undefined && transportHandle !== undefined) {
@@ -260,16 +261,51 @@ export async function handOff(loggedIn: LoggedIn, options: HandOffOptions): Prom
   }
 }
 
+/** What {@link kernelParams} and {@link bindAndStart} take from a login. */
+export type KernelLogin = Pick<LoggedIn, 'params' | 'portal' | 'targetName' | 'expStatSN'>;
+
+/** The options {@link kernelParams} and {@link bindAndStart} read: tunables, names, the logger. */
+export type KernelParamOptions = Pick<
+  HandOffOptions,
+  keyof KernelSessionTunables | 'initiatorName' | 'chapUsername' | 'chapUsernameIn' | 'logger'
+>;
+
+/**
+ * BIND_CONN(fd) → SET_PARAM (every value of {@link kernelParams}) → SET_HOST_PARAM (initiator name, optional) →
+ * START_CONN, on a session and connection that exist: the end of a hand-off, and the whole of a reconnection after a
+ * connection failure (kernel-handoff-proven.md §7: same sid and cid, no CREATE_*). `fd` is the logged-in socket's,
+ * not read by Node any more; `onBound` runs as soon as the kernel holds its own reference to it (the caller's fd may
+ * then be closed). Throws {@link KernelError}; a failure after the bind leaves the new socket bound (STOP_CONN frees it).
+ */
+export async function bindAndStart(
+  netlink: KernelRequester,
+  ids: KernelConnectionIds,
+  fd: number,
+  loggedIn: KernelLogin,
+  options: KernelParamOptions,
+  onBound?: () => void,
+): Promise<void> {
+  const { transportHandle: h, sid, cid } = ids;
+  await netlink.request({
+    type: UeventType.BindConn,
+    transportHandle: h,
+    sid,
+    cid,
+    transportEph: BigInt(fd),
+    isLeading: true,
+  });
+  onBound?.();
+  await setParamsAndStart(netlink, ids, loggedIn, options);
+}
+
 /** SET_PARAM (every value of {@link kernelParams}) → SET_HOST_PARAM (initiator name, optional) → START_CONN. */
 async function setParamsAndStart(
   netlink: KernelRequester,
-  h: bigint,
-  sid: number,
-  hostNo: number,
-  loggedIn: Pick<LoggedIn, 'params' | 'portal' | 'targetName' | 'expStatSN'>,
-  options: Omit<HandOffOptions, 'socket'>,
+  ids: KernelConnectionIds,
+  loggedIn: KernelLogin,
+  options: KernelParamOptions,
 ): Promise<void> {
-  const cid = 0;
+  const { transportHandle: h, sid, cid, hostNo } = ids;
   for (const { param, value, required } of kernelParams(loggedIn, options)) {
     try {
       await netlink.request({ type: UeventType.SetParam, transportHandle: h, sid, cid, param, value });
@@ -409,19 +445,11 @@ export async function loginAndHandOff(
         );
       }
     }
-    let socket: Socket | undefined;
-    const base = loginOptions.connect;
-    const connect: SocketFactory = (o) => {
-      socket = base ? base(o) : netConnect(o);
-      return socket;
-    };
-    const loggedIn = await login({
+    const { loggedIn, socket } = await loginWithSocket({
       ...loginOptions,
       initiatorName: loginOptions.initiatorName ?? options.initiatorName ?? DEFAULT_INITIATOR_NAME,
-      connect,
     });
-    // Nothing may run between the final Login Response and here but microtasks: stop reading now.
-    if (socket === undefined) throw new KernelError('handoff', 'the login did not open a socket');
+    // Nothing may run between the final Login Response and here but microtasks: handOff stops reading first.
     const result = await handOff(loggedIn, {
       ...options,
       socket,
@@ -440,6 +468,28 @@ export async function loginAndHandOff(
   } finally {
     if (options.netlink === undefined) netlink.close();
   }
+}
+
+/**
+ * {@link login} (userspace, CHAP included), returning the logged-in connection's Node socket too, so that its fd can
+ * be given to the kernel. Node still reads the socket when this resolves: the caller must call `stopReading` before
+ * yielding to the event loop (only microtasks may run), or a target PDU could be read by Node and lost to the kernel.
+ * Throws the login's errors, or {@link KernelError} (`handoff`) when no socket was opened.
+ */
+export async function loginWithSocket(loginOptions: LoginOptions): Promise<{ loggedIn: LoggedIn; socket: Socket }> {
+  let socket: Socket | undefined;
+  const base = loginOptions.connect;
+  // Redirects and the CHAP_A=7 retry open new connections: the last socket is the logged-in one.
+  const connect: SocketFactory = (o) => {
+    socket = base ? base(o) : netConnect(o);
+    return socket;
+  };
+  const loggedIn = await login({ ...loginOptions, connect });
+  if (socket === undefined) {
+    loggedIn.connection.close();
+    throw new KernelError('handoff', 'the login did not open a socket');
+  }
+  return { loggedIn, socket };
 }
 
 /** Marks tgt's CHAP_A=7 refusal for the retry in {@link loginAndHandOff}. */
@@ -595,11 +645,11 @@ async function bindFirst(
         ? { chapUsernameIn: loginOptions.chap.targetCredentials.user }
         : {}),
     };
-    await setParamsAndStart(netlink, h, sid, hostNo, loggedIn, withNames);
+    await setParamsAndStart(netlink, { transportHandle: h, sid, cid, hostNo }, loggedIn, withNames);
     const handOffMs = Math.round(performance.now() - started);
     options.logger?.info({ event: 'kernel-login', sid, hostNo, ms: handOffMs }, 'logged in through the kernel');
     const disks = options.scan === false ? [] : await scanDisks(sid, hostNo, options);
-    return { sid, cid, hostNo, disks, handOffMs, loggedIn };
+    return { transportHandle: h, sid, cid, hostNo, initialCmdSn, disks, handOffMs, loggedIn };
   } catch (error) {
     socket.destroy();
     if (ids.sid !== undefined) await destroyKernelSession(netlink, h, ids.sid, ids.conn ? [0] : [], ids.bound === true);

@@ -17,6 +17,7 @@ import {
   decodeKernelMessage,
   encodeRequest,
   type IscsiRequest,
+  type IscsiStats,
   type KernelEvent,
   type ReplyMessage,
   splitNetlinkDatagram,
@@ -194,6 +195,12 @@ interface ReplyWaiter {
   reject(error: unknown): void;
 }
 
+interface StatsWaiter {
+  readonly sid: number;
+  readonly cid: number;
+  resolve(stats: IscsiStats): void;
+}
+
 interface EventWaiter {
   readonly match: (event: KernelEvent) => boolean;
   resolve(event: KernelEvent): void;
@@ -220,6 +227,7 @@ export class IscsiNetlink {
   readonly #eventWaiters = new Set<EventWaiter>();
   #backlog: KernelEvent[] = [];
   #replyWaiter: ReplyWaiter | undefined;
+  #statsWaiter: StatsWaiter | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #pumping = false;
   #closed = false;
@@ -255,6 +263,9 @@ export class IscsiNetlink {
     const reply = new Promise<ReplyMessage>((resolve, reject) => {
       this.#replyWaiter = { type: request.type, resolve, reject };
     });
+    // An event listener keeps the receive loop running, so an error reply can be dispatched while send() is still
+    // awaited, before the race below handles `reply`: mark it handled now (the race still sees the rejection).
+    reply.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.#channel.send(encodeRequest(request));
@@ -274,7 +285,36 @@ export class IscsiNetlink {
     } finally {
       clearTimeout(timer);
       this.#replyWaiter = undefined;
-      reply.catch(() => undefined);
+    }
+  }
+
+  /**
+   * GET_STATS of one connection: `struct iscsi_stats` (its `scsicmdPdus` gives the kernel's CmdSN: initial_cmdsn +
+   * scsicmd_pdus, kernel-handoff-proven.md §7). The kernel answers by multicast only, to group 1 (the unicast reply
+   * comes only on failure, as KEVENT_IF_ERROR). Throws {@link KernelError} like {@link IscsiNetlink.request}.
+   */
+  getStats(transportHandle: bigint, sid: number, cid: number): Promise<IscsiStats> {
+    const run = this.#queue.then(() => this.#getStatsNow(transportHandle, sid, cid));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #getStatsNow(transportHandle: bigint, sid: number, cid: number): Promise<IscsiStats> {
+    const stats = new Promise<IscsiStats>((resolve) => {
+      this.#statsWaiter = { sid, cid, resolve };
+    });
+    try {
+      // The request's reply waiter still catches KEVENT_IF_ERROR; a plain reply never comes on success.
+      return await Promise.race([
+        stats,
+        this.#requestNow({ type: UeventType.GetStats, transportHandle, sid, cid }).then((): never => {
+          throw new KernelError('request', 'GET_STATS answered without statistics', {
+            messageType: UeventType.GetStats,
+          });
+        }),
+      ]);
+    } finally {
+      this.#statsWaiter = undefined;
     }
   }
 
@@ -379,8 +419,18 @@ export class IscsiNetlink {
         for (const listener of this.#listeners) listener(message.event);
         continue;
       }
+      if (message.kind === 'stats') {
+        const stats = this.#statsWaiter;
+        if (stats !== undefined && stats.sid === message.sid && stats.cid === message.cid) {
+          this.#statsWaiter = undefined;
+          stats.resolve(message.stats);
+          // The GET_STATS request is answered: end its reply wait (the kernel sends no unicast reply on success).
+          this.#replyWaiter?.reject(new KernelError('request', 'answered by statistics'));
+        }
+        continue;
+      }
       const waiter = this.#replyWaiter;
-      if (waiter === undefined || message.kind === 'stats' || message.requestType !== waiter.type) continue;
+      if (waiter === undefined || message.requestType !== waiter.type) continue;
       this.#replyWaiter = undefined;
       if (message.kind === 'error') {
         const name = messageTypeName(message.requestType) ?? `request ${message.requestType}`;

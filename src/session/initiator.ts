@@ -35,6 +35,11 @@ export interface LoginOptions {
   readonly isid?: number;
   /** The TSIH of a session to reinstate or extend (with the same ISID); 0 or absent for a new session. */
   readonly tsih?: number;
+  /**
+   * CmdSN of the login requests, which the first command then carries (default random). Reconnecting a kernel
+   * session must use the kernel's next CmdSN (kernel/supervisor.ts).
+   */
+  readonly cmdSN?: number;
   /** Redirects followed before giving up (default 5). */
   readonly maxRedirects?: number;
   /** Milliseconds for the TCP connection (default 10 000). */
@@ -128,7 +133,7 @@ async function loginOnce(options: LoginOptions, trace: PcapTrace | undefined): P
         ...(options.targetName ? { targetName: options.targetName } : {}),
         isid,
         ...(options.tsih ? { tsih: options.tsih } : {}),
-        cmdSN: randomBytes(4).readUInt32BE(0),
+        cmdSN: options.cmdSN ?? randomBytes(4).readUInt32BE(0),
         initiatorTaskTag: randomBytes(4).readUInt32BE(0) & 0x7fffffff,
         ...(options.chap
           ? {
