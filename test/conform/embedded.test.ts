@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import { builtinCases } from '../../src/conform/cases/index.js';
 import { formatSummary } from '../../src/conform/report.js';
 import { type ConformReport, runConformance } from '../../src/conform/runner.js';
-import { portalOf, TARGET_USER, USER, useConformTargets } from './targets.js';
+import { TARGET_USER, USER, useConformTargets } from './targets.js';
 
 const IQN = 'iqn.2026-11.test.iscsi-ts:conform';
 const targets = useConformTargets(IQN);

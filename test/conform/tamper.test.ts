@@ -11,7 +11,7 @@ import type { ConformTarget, Verdict } from '../../src/conform/types.js';
 import { encodePdu } from '../../src/pdu/encode.js';
 import { Framer } from '../../src/pdu/framer.js';
 import type { AsyncMessagePdu, Pdu } from '../../src/pdu/types.js';
-import { portalOf, TARGET_USER, USER, useConformTargets } from './targets.js';
+import { TARGET_USER, USER, useConformTargets } from './targets.js';
 
 const IQN = 'iqn.2026-11.test.iscsi-ts:conform-tamper';
 const encoder = new TextEncoder();
