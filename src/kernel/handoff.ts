@@ -270,6 +270,22 @@ export type KernelParamOptions = Pick<
   keyof KernelSessionTunables | 'initiatorName' | 'chapUsername' | 'chapUsernameIn' | 'logger'
 >;
 
+/** BIND_CONN of a socket of this process to a kernel connection, as its leading connection. */
+function bindConn(
+  netlink: KernelRequester,
+  ids: Omit<KernelConnectionIds, 'hostNo'>,
+  fd: number,
+): Promise<ReplyMessage> {
+  return netlink.request({
+    type: UeventType.BindConn,
+    transportHandle: ids.transportHandle,
+    sid: ids.sid,
+    cid: ids.cid,
+    transportEph: BigInt(fd),
+    isLeading: true,
+  });
+}
+
 /**
  * BIND_CONN(fd) → SET_PARAM (every value of {@link kernelParams}) → SET_HOST_PARAM (initiator name, optional) →
  * START_CONN, on a session and connection that exist: the end of a hand-off, and the whole of a reconnection after a
@@ -285,15 +301,7 @@ export async function bindAndStart(
   options: KernelParamOptions,
   onBound?: () => void,
 ): Promise<void> {
-  const { transportHandle: h, sid, cid } = ids;
-  await netlink.request({
-    type: UeventType.BindConn,
-    transportHandle: h,
-    sid,
-    cid,
-    transportEph: BigInt(fd),
-    isLeading: true,
-  });
+  await bindConn(netlink, ids, fd);
   onBound?.();
   await setParamsAndStart(netlink, ids, loggedIn, options);
 }
@@ -566,14 +574,7 @@ async function bindFirst(
     }
     ids.conn = true;
     const fd = stopReading(socket);
-    await netlink.request({
-      type: UeventType.BindConn,
-      transportHandle: h,
-      sid,
-      cid,
-      transportEph: BigInt(fd),
-      isLeading: true,
-    });
+    await bindConn(netlink, { transportHandle: h, sid, cid }, fd);
     ids.bound = true;
     socket.destroy(); // the kernel holds its own reference
     const machine = new LoginMachine({

@@ -21,6 +21,7 @@
 import { ErrorCode, IscsiError } from '../errors.js';
 import type { Logger } from '../session/events.js';
 import type { LoggedIn, LoginOptions } from '../session/initiator.js';
+import { abortableSleep } from '../session/recovery.js';
 import { KernelError } from './errors.js';
 import {
   bindAndStart,
@@ -164,17 +165,7 @@ export interface SupervisorClock {
 /** The real clock: `performance.now()` and `setTimeout`, the timer cleared when the wait is aborted. */
 export const realClock: SupervisorClock = Object.freeze({
   now: () => performance.now(),
-  sleep: (ms: number, signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    }),
+  sleep: abortableSleep,
 });
 
 /**

@@ -345,7 +345,7 @@ export class RecoverableSession {
       const attempt = ++this.#spent;
       let delayMs = Math.min(this.#maxDelayMs, this.#initialDelayMs * 2 ** (attempt - 1));
       if (attempt === 1 && this.#respectTime2Wait) delayMs = Math.max(delayMs, time2WaitS * 1000);
-      await sleep(delayMs, signal);
+      await abortableSleep(delayMs, signal);
       if (signal.aborted) return undefined;
       this.#emit('info', { event: 'reconnect', phase: 'attempt', attempt, delayMs, ms: since() }, 'reconnecting');
       try {
@@ -414,8 +414,8 @@ export class RecoverableSession {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts; no timer or listener is left either way. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted || ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

@@ -13,20 +13,12 @@
 
 set -u
 umask 077
+. "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 CLI="$ISCSI_TS_CHECKOUT/dist/cli/main.js"
 WORK=/tmp/kernel-handoff
 mkdir -p "$WORK"
 TGTD_PID=
 LUN_FILE=$WORK/lun.img
-
-mark() {
-  echo "MARK $*"
-  echo "uptime $(cut -d' ' -f1 /proc/uptime) $*"
-}
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-tgtadm_() { timeout 20 tgtadm --lld iscsi "$@"; }
 
 cleanup() {
   local s
@@ -49,21 +41,6 @@ fail() {
   exit 1
 }
 
-# wait_for SECONDS COMMAND…: poll every 0.1 s for at most SECONDS of guest uptime.
-wait_for() {
-  local deadline
-  deadline=$(($(cut -d. -f1 /proc/uptime) + $1))
-  shift
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.1
-  done
-  "$@"
-}
-
-sha() { sha256sum | cut -d' ' -f1; }
-no_sessions() { ! ls -d /sys/class/iscsi_session/session* >/dev/null 2>&1; }
-no_nexus() { ! tgtadm_ --op show --mode target | grep -q 'I_T nexus:'; }
 json_field() { sed -n "s/^  \"$1\": \\(.*\\),\$/\\1/p" | head -1 | tr -d '"'; }
 
 # ---- set-up: tgtd with mutual CHAP; iscsi_tcp deliberately not loaded

@@ -11,31 +11,13 @@
 
 set -u
 umask 077
+. "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 CLI="$ISCSI_TS_CHECKOUT/dist/cli/main.js"
 PORTAL=127.0.0.1:3260
 WORK=/tmp/kernel-initiator
 mkdir -p "$WORK"
 SERVE_PID=
 ISCSID_PID=
-
-mark() {
-  echo "MARK $*"
-  echo "uptime $(cut -d' ' -f1 /proc/uptime) $*"
-}
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-# Stop a process we started, by PID: SIGTERM, then SIGKILL after ~5 s.
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" || return 0
-  kill "$pid" 2>/dev/null
-  for i in $(seq 50); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null
-}
 
 cleanup() {
   iscsiadm -m node --logoutall=all >/dev/null 2>&1
@@ -48,19 +30,6 @@ fail() {
   [ -n "$SERVE_PID" ] && [ -f "$WORK/serve.log" ] && tail -20 "$WORK/serve.log"
   cleanup
   exit 1
-}
-
-# wait_for SECONDS COMMAND…: poll every 0.1 s until the command succeeds, for at most SECONDS of guest uptime
-# (counting iterations would stretch under a slow TCG guest, where every fork takes a while).
-wait_for() {
-  local deadline
-  deadline=$(($(cut -d. -f1 /proc/uptime) + $1))
-  shift
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.1
-  done
-  "$@"
 }
 
 # The target printed its URL; gives up at once when the process died.

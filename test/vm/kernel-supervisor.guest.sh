@@ -14,6 +14,7 @@
 
 set -u
 umask 077
+. "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 CLI="$ISCSI_TS_CHECKOUT/dist/cli/main.js"
 WORK=/tmp/kernel-supervisor
 mkdir -p "$WORK"
@@ -21,15 +22,6 @@ TGTD_PID=
 ATTACH_PID=
 LUN_FILE=$WORK/lun.img
 LOG=$WORK/attach.log
-
-mark() {
-  echo "MARK $*"
-  echo "uptime $(cut -d' ' -f1 /proc/uptime) $*"
-}
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-tgtadm_() { timeout 20 tgtadm --lld iscsi "$@"; }
 
 cleanup() {
   local s
@@ -56,21 +48,6 @@ fail() {
   exit 1
 }
 
-# wait_for SECONDS COMMAND…: poll every 0.1 s for at most SECONDS of guest uptime.
-wait_for() {
-  local deadline
-  deadline=$(($(cut -d. -f1 /proc/uptime) + $1))
-  shift
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.1
-  done
-  "$@"
-}
-
-sha() { sha256sum | cut -d' ' -f1; }
-no_sessions() { ! ls -d /sys/class/iscsi_session/session* >/dev/null 2>&1; }
-no_nexus() { ! tgtadm_ --op show --mode target | grep -q 'I_T nexus:'; }
 count() { grep -c -- "$1" "$LOG" 2>/dev/null || true; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
 state_is() { [ "$(cat "/sys/class/iscsi_session/session$SID/state" 2>/dev/null)" = "$1" ]; }

@@ -12,6 +12,7 @@
 # Inputs (environment): ISCSI_TS_CHECKOUT, ISCSI_VM_SCRATCH, TARGET4, TARGET6, INITIATOR_IQN.
 
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/guest-lib.sh"
 umask 022
 CLI="$ISCSI_TS_CHECKOUT/dist/cli/main.js"
 S=$ISCSI_VM_SCRATCH
@@ -21,25 +22,6 @@ mkdir -p "$WORK" "$FIX"
 SERVE_PID=
 ISCSID_PID=
 UDEVD_PID=
-
-mark() {
-  echo "MARK $*"
-  echo "uptime $(cut -d' ' -f1 /proc/uptime) $*"
-}
-
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
-
-# Stop a process we started, by PID: SIGTERM, then SIGKILL after ~5 s.
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" || return 0
-  kill "$pid" 2>/dev/null
-  for i in $(seq 50); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null
-}
 
 cleanup() {
   iscsiadm -m node --logoutall=all >/dev/null 2>&1
@@ -53,18 +35,6 @@ fail() {
   [ -f "$WORK/serve.log" ] && tail -20 "$WORK/serve.log"
   cleanup
   exit 1
-}
-
-# wait_for SECONDS COMMAND…: poll every 0.2 s until the command succeeds, for at most SECONDS of guest uptime.
-wait_for() {
-  local deadline
-  deadline=$(($(cut -d. -f1 /proc/uptime) + $1))
-  shift
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
-    "$@" && return 0
-    sleep 0.2
-  done
-  "$@"
 }
 
 serve_ready() {
