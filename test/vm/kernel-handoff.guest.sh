@@ -159,6 +159,17 @@ run_case() {
   if [ "$name" = v4 ]; then timeout 60 node "$CLI" sessions --ifaces || fail "$name: sessions --ifaces"; fi
   mark "$name sessions"
 
+  # outside the initial network namespace the kernel has no NETLINK_ISCSI socket: a typed error, session untouched
+  if [ "$name" = v4 ]; then
+    out=$(timeout 60 unshare --net "$NODE" "$CLI" logout "$sid" 2>&1)
+    rc=$?
+    echo "$out"
+    [ "$rc" -ne 0 ] || fail "$name: logout from another network namespace succeeded"
+    echo "$out" | grep -q 'only in the initial network namespace.*(ERR_ISCSI_KERNEL)' || fail "$name: netns: unclear error"
+    [ "$(cat "/sys/class/iscsi_session/session$sid/state")" = LOGGED_IN ] || fail "$name: netns: session changed"
+    mark "$name netns-refused"
+  fi
+
   if [ "$name" = v6 ]; then which=$IQN; else which=$sid; fi
   out=$(timeout 60 node "$CLI" logout $logout_flag "$which" 2>&1) || fail "$name: logout: $out"
   echo "$out"
