@@ -344,14 +344,14 @@ async function setParamsAndStart(
   await netlink.request({ type: UeventType.StartConn, transportHandle: h, sid, cid });
 }
 
-/** STOP_CONN(TERM) (when bound) → DESTROY_CONN → DESTROY_SESSION, each best effort; reports whether the last worked. */
+/** STOP_CONN(TERM) (when bound) → DESTROY_CONN → DESTROY_SESSION, each best effort; the DESTROY_SESSION error, if any. */
 async function destroyKernelSession(
   netlink: KernelRequester,
   transportHandle: bigint,
   sid: number,
   cids: readonly number[],
   stop: boolean,
-): Promise<boolean> {
+): Promise<unknown> {
   for (const cid of cids) {
     if (stop) {
       await attempt(() =>
@@ -369,11 +369,15 @@ async function destroyKernelSession(
   }
   try {
     await netlink.request({ type: UeventType.DestroySession, transportHandle, sid });
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return error;
   }
 }
+
+/** A kernel error no other request can get past: no privilege, no NETLINK_ISCSI here (another network namespace). */
+const isFatal = (error: unknown): error is KernelError =>
+  error instanceof KernelError && (error.reason === 'privilege' || error.reason === 'unavailable');
 
 /** Writes `- - -` to the host's scan file and waits (bounded) until the session's disks are all there. */
 async function scanDisks(sid: number, hostNo: number, options: Omit<HandOffOptions, 'socket'>): Promise<HandOffDisk[]> {
@@ -682,7 +686,8 @@ export interface KernelLogoutResult {
  * Logs a kernel session out and removes it, as iscsid does: UNBIND_SESSION (the disks go, caches synced) → a Logout
  * Request through the kernel (SEND_PDU, answered by KEVENT_RECV_PDU) → STOP_CONN(TERM) → DESTROY_CONN →
  * DESTROY_SESSION. When the connection is down, or the logout gets no answer, the stop/destroy part still runs.
- * Throws {@link KernelError} when the session does not exist or cannot be destroyed.
+ * Throws {@link KernelError} when the session does not exist or cannot be destroyed (`privilege` when this process may
+ * not use NETLINK_ISCSI: no CAP_SYS_ADMIN, or another network namespace).
  */
 export async function kernelLogout(sid: number, options: KernelLogoutOptions = {}): Promise<KernelLogoutResult> {
   const session = await readKernelSession(sid, { sysRoot: options.sysRoot });
@@ -721,15 +726,17 @@ export async function kernelLogout(sid: number, options: KernelLogoutOptions = {
         );
         if (response.type === KeventType.RecvPdu) logoutResponse = response.header[2];
       } catch (error) {
+        if (isFatal(error)) throw error;
         options.logger?.warn(
           { event: 'kernel-logout', sid, error: (error as Error).message },
           'logout through the kernel failed; stopping the session',
         );
       }
     }
-    const destroyed = await destroyKernelSession(netlink, transportHandle, sid, cids, true);
-    if (!destroyed && (await readKernelSession(sid, { sysRoot: options.sysRoot })) !== undefined) {
-      throw new KernelError('request', `kernel session ${sid} could not be destroyed`);
+    const failed = await destroyKernelSession(netlink, transportHandle, sid, cids, true);
+    if (failed !== undefined && (await readKernelSession(sid, { sysRoot: options.sysRoot })) !== undefined) {
+      if (isFatal(failed)) throw failed;
+      throw new KernelError('request', `kernel session ${sid} could not be destroyed`, { cause: failed });
     }
     return {
       sid,

@@ -502,6 +502,25 @@ describe('kernelLogout', () => {
     }
   });
 
+  it('stops at the first request refused for privilege (no CAP_SYS_ADMIN), with that error', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'iscsi-ts-logout-'));
+    try {
+      mkdirSync(join(root, 'class', 'iscsi_transport', 'tcp'), { recursive: true });
+      writeFileSync(join(root, 'class', 'iscsi_transport', 'tcp', 'handle'), `${HANDLE}\n`);
+      sessionTree(root);
+      const kernel = new FakeKernel();
+      kernel.failWith = () => 1; // EPERM
+      const netlink = new IscsiNetlink(kernel);
+      const error = await kernelLogout(7, { netlink, sysRoot: root }).catch((e: unknown) => e);
+      netlink.close();
+      expect(error).toBeInstanceOf(KernelError);
+      expect((error as KernelError).reason).toBe('privilege');
+      expect(kernel.types()).toEqual(['UnbindSession']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('an unknown sid is a KernelError', async () => {
     await expect(kernelLogout(99, { netlink: new IscsiNetlink(new FakeKernel()), sysRoot })).rejects.toBeInstanceOf(
       KernelError,
