@@ -471,54 +471,45 @@ describe('kernelParams', () => {
 });
 
 describe('kernelLogout', () => {
-  function sessionTree(root: string): void {
-    const s = join(root, 'class', 'iscsi_session', 'session7');
-    mkdirSync(s, { recursive: true });
-    writeFileSync(join(s, 'targetname'), `${IQN}\n`);
-    writeFileSync(join(s, 'state'), 'LOGGED_IN\n');
-    const c = join(root, 'class', 'iscsi_connection', 'connection7:0');
-    mkdirSync(c, { recursive: true });
-    writeFileSync(join(c, 'state'), 'up\n');
+  /** kernelLogout of session 7 (connection up) in a sysfs tree made for it, against `kernel`. */
+  async function logoutSession7(kernel: FakeKernel): Promise<unknown> {
+    const root = mkdtempSync(join(tmpdir(), 'iscsi-ts-logout-'));
+    const netlink = new IscsiNetlink(kernel);
+    try {
+      mkdirSync(join(root, 'class', 'iscsi_transport', 'tcp'), { recursive: true });
+      writeFileSync(join(root, 'class', 'iscsi_transport', 'tcp', 'handle'), `${HANDLE}\n`);
+      const s = join(root, 'class', 'iscsi_session', 'session7');
+      mkdirSync(s, { recursive: true });
+      writeFileSync(join(s, 'targetname'), `${IQN}\n`);
+      writeFileSync(join(s, 'state'), 'LOGGED_IN\n');
+      const c = join(root, 'class', 'iscsi_connection', 'connection7:0');
+      mkdirSync(c, { recursive: true });
+      writeFileSync(join(c, 'state'), 'up\n');
+      return await kernelLogout(7, { netlink, sysRoot: root }).catch((e: unknown) => e);
+    } finally {
+      netlink.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   }
 
   it('UNBIND → Logout via SEND_PDU → STOP_CONN(TERM) → DESTROY_CONN → DESTROY_SESSION', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'iscsi-ts-logout-'));
-    try {
-      mkdirSync(join(root, 'class', 'iscsi_transport', 'tcp'), { recursive: true });
-      writeFileSync(join(root, 'class', 'iscsi_transport', 'tcp', 'handle'), `${HANDLE}\n`);
-      sessionTree(root);
-      const kernel = new FakeKernel();
-      const netlink = new IscsiNetlink(kernel);
-      const r = await kernelLogout(7, { netlink, sysRoot: root });
-      netlink.close();
-      expect(r.logoutResponse).toBe(0);
-      expect(kernel.types()).toEqual(['UnbindSession', 'SendPdu', 'StopConn', 'DestroyConn', 'DestroySession']);
-      const pdu = kernel.requests[1]!;
-      if (pdu.type !== UeventType.SendPdu) throw new Error('not SEND_PDU');
-      expect([...pdu.header.subarray(0, 4)]).toEqual([0x46, 0x80, 0, 0]);
-      expect(pdu.data.length).toBe(0);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+    const kernel = new FakeKernel();
+    const r = (await logoutSession7(kernel)) as Awaited<ReturnType<typeof kernelLogout>>;
+    expect(r.logoutResponse).toBe(0);
+    expect(kernel.types()).toEqual(['UnbindSession', 'SendPdu', 'StopConn', 'DestroyConn', 'DestroySession']);
+    const pdu = kernel.requests[1]!;
+    if (pdu.type !== UeventType.SendPdu) throw new Error('not SEND_PDU');
+    expect([...pdu.header.subarray(0, 4)]).toEqual([0x46, 0x80, 0, 0]);
+    expect(pdu.data.length).toBe(0);
   });
 
   it('stops at the first request refused for privilege (no CAP_SYS_ADMIN), with that error', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'iscsi-ts-logout-'));
-    try {
-      mkdirSync(join(root, 'class', 'iscsi_transport', 'tcp'), { recursive: true });
-      writeFileSync(join(root, 'class', 'iscsi_transport', 'tcp', 'handle'), `${HANDLE}\n`);
-      sessionTree(root);
-      const kernel = new FakeKernel();
-      kernel.failWith = () => 1; // EPERM
-      const netlink = new IscsiNetlink(kernel);
-      const error = await kernelLogout(7, { netlink, sysRoot: root }).catch((e: unknown) => e);
-      netlink.close();
-      expect(error).toBeInstanceOf(KernelError);
-      expect((error as KernelError).reason).toBe('privilege');
-      expect(kernel.types()).toEqual(['UnbindSession']);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+    const kernel = new FakeKernel();
+    kernel.failWith = () => 1; // EPERM
+    const error = await logoutSession7(kernel);
+    expect(error).toBeInstanceOf(KernelError);
+    expect((error as KernelError).reason).toBe('privilege');
+    expect(kernel.types()).toEqual(['UnbindSession']);
   });
 
   it('an unknown sid is a KernelError', async () => {

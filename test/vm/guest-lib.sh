@@ -38,3 +38,20 @@ wait_for() {
 sha() { sha256sum | cut -d' ' -f1; }
 no_sessions() { ! ls -d /sys/class/iscsi_session/session* >/dev/null 2>&1; }
 no_nexus() { ! tgtadm_ --op show --mode target | grep -q 'I_T nexus:'; }
+
+# remove_kernel_sessions: stop and destroy every kernel iSCSI session still there (no Logout Request), with $CLI.
+remove_kernel_sessions() {
+  local s
+  for s in /sys/class/iscsi_session/session*; do
+    [ -e "$s" ] && timeout 30 node "$CLI" logout --no-logout "${s##*session}" >/dev/null 2>&1
+  done
+}
+
+# stop_tgtd PID: delete target 1 and ask tgtd to exit; SIGKILL as the last resort.
+stop_tgtd() {
+  alive "$1" || return 0
+  tgtadm_ --op delete --mode target --tid 1 --force >/dev/null 2>&1
+  timeout 10 tgtadm --op delete --mode system >/dev/null 2>&1
+  sleep 0.5
+  alive "$1" && kill -9 "$1" 2>/dev/null
+}

@@ -24,17 +24,9 @@ LUN_FILE=$WORK/lun.img
 LOG=$WORK/attach.log
 
 cleanup() {
-  local s
   alive "$ATTACH_PID" && kill -9 "$ATTACH_PID" 2>/dev/null
-  for s in /sys/class/iscsi_session/session*; do
-    [ -e "$s" ] && timeout 30 node "$CLI" logout --no-logout "${s##*session}" >/dev/null 2>&1
-  done
-  if alive "$TGTD_PID"; then
-    tgtadm_ --op delete --mode target --tid 1 --force >/dev/null 2>&1
-    timeout 10 tgtadm --op delete --mode system >/dev/null 2>&1
-    sleep 0.5
-    alive "$TGTD_PID" && kill -9 "$TGTD_PID" 2>/dev/null
-  fi
+  remove_kernel_sessions
+  stop_tgtd "$TGTD_PID"
 }
 
 fail() {
