@@ -276,35 +276,42 @@ async function bootWithTable(model: IbftTableSpec, table: Uint8Array): Promise<V
   }
 }
 
+/** The markers the guest prints, one per step that passed. */
+const GUEST_STEPS = [
+  'modprobe',
+  'sysfs-tree',
+  'acpi-copy',
+  'cli-sysfs',
+  'cli-acpi',
+  'cli-boot-args',
+  'iscsiadm-fw',
+  'done',
+];
+
+/** Boots the guest with `table` before the block's tests; its run and scratch files, set in beforeAll. */
+function useBoot(model: IbftTableSpec, table: Uint8Array): { run: VmRunResult; files: Record<string, Buffer> } {
+  const boot = {} as { run: VmRunResult; files: Record<string, Buffer> };
+  beforeAll(async () => {
+    boot.run = await bootWithTable(model, table);
+    boot.files = boot.run.scratchFiles;
+  }, 900_000);
+  return boot;
+}
+
 describeVm('iBFT in a real Linux kernel (QEMU)', () => {
   const table = writeIbft(MODEL);
-  let run: VmRunResult;
-  let files: Record<string, Buffer>;
-  const text = (name: string): string => files[name]?.toString('utf8') ?? '';
-
-  beforeAll(async () => {
-    run = await bootWithTable(MODEL, table);
-    files = run.scratchFiles;
-  }, 900_000);
+  const boot = useBoot(MODEL, table);
+  const text = (name: string): string => boot.files[name]?.toString('utf8') ?? '';
 
   it('boots, loads iscsi_ibft and runs every step', () => {
-    expect(run.rc, describeRun(run)).toBe(0);
-    expect(markers(run.output), describeRun(run)).toEqual([
-      'modprobe',
-      'sysfs-tree',
-      'acpi-copy',
-      'cli-sysfs',
-      'cli-acpi',
-      'cli-boot-args',
-      'iscsiadm-fw',
-      'done',
-    ]);
+    expect(boot.run.rc, describeRun(boot.run)).toBe(0);
+    expect(markers(boot.run.output), describeRun(boot.run)).toEqual(GUEST_STEPS);
     expect(text('dmesg.txt')).toContain('iBFT detected');
   });
 
   it('exposes the table byte for byte in /sys/firmware/acpi/tables/iBFT', () => {
-    expect(files['acpi-table.bin']).toBeDefined();
-    expect(Buffer.compare(files['acpi-table.bin']!, Buffer.from(table))).toBe(0);
+    expect(boot.files['acpi-table.bin']).toBeDefined();
+    expect(Buffer.compare(boot.files['acpi-table.bin']!, Buffer.from(table))).toBe(0);
   });
 
   it('reads the raw ACPI table back as the model (ibft --source acpi)', () => {
@@ -381,28 +388,13 @@ describeVm('iBFT in a real Linux kernel (QEMU)', () => {
 
 describeVm('iBFT in a real Linux kernel (QEMU): DHCP and static IPv4 NICs', () => {
   const table = writeIbft(DHCP_MODEL);
-  let run: VmRunResult;
-  let files: Record<string, Buffer>;
-  const text = (name: string): string => files[name]?.toString('utf8') ?? '';
-
-  beforeAll(async () => {
-    run = await bootWithTable(DHCP_MODEL, table);
-    files = run.scratchFiles;
-  }, 900_000);
+  const boot = useBoot(DHCP_MODEL, table);
+  const text = (name: string): string => boot.files[name]?.toString('utf8') ?? '';
 
   it('boots, loads iscsi_ibft and runs every step', () => {
-    expect(run.rc, describeRun(run)).toBe(0);
-    expect(markers(run.output), describeRun(run)).toEqual([
-      'modprobe',
-      'sysfs-tree',
-      'acpi-copy',
-      'cli-sysfs',
-      'cli-acpi',
-      'cli-boot-args',
-      'iscsiadm-fw',
-      'done',
-    ]);
-    expect(Buffer.compare(files['acpi-table.bin']!, Buffer.from(table))).toBe(0);
+    expect(boot.run.rc, describeRun(boot.run)).toBe(0);
+    expect(markers(boot.run.output), describeRun(boot.run)).toEqual(GUEST_STEPS);
+    expect(Buffer.compare(boot.files['acpi-table.bin']!, Buffer.from(table))).toBe(0);
   });
 
   it('reads both sources back as the model, the DHCP NIC as dhcp', () => {
