@@ -47,7 +47,10 @@ export interface FuzzCliOptions {
   /** Ping timeout in ms before a hang is reported. */
   readonly hangTimeout?: number;
   readonly maxFindings?: number;
-  /** A shell command that brings a crashed target back on the same portal (e.g. `systemctl restart tgt`). */
+  /**
+   * A shell command that (re)starts the target on the same portal (e.g. `systemctl restart tgt`): after a crash, and
+   * before each session that confirms one, when the target may still be running.
+   */
   readonly restart?: string;
 }
 
@@ -197,10 +200,14 @@ export async function runFuzz(where: string | undefined, o: FuzzCliOptions, io: 
       const replay = `iscsi-ts fuzz ${embedded ? '--embedded' : url} --replay ${base}.json`;
       writeFileSync(`${base}.json`, findingToJson(f, replay, url));
       if (f.pcap) writeFileSync(`${base}.pcap`, f.pcap);
+      const doubt = !f.confirmed
+        ? ', not confirmed: its case alone did not trigger it again'
+        : f.reproduced
+          ? ''
+          : ', did not reproduce after minimising';
       io.out(
         `${f.kind}: ${f.message} (iteration ${f.iteration}, ${f.case.phase}, ` +
-          `${f.originalSteps} → ${f.case.steps.length} PDUs in ${f.minimiseChecks} checks` +
-          `${f.reproduced ? '' : ', did not reproduce after minimising'})`,
+          `${f.originalSteps} → ${f.case.steps.length} PDUs in ${f.minimiseChecks} checks${doubt})`,
       );
       for (const s of f.case.steps) io.out(`  ${s.note}`);
       io.out(`  saved ${base}.json${f.pcap ? ` and ${base}.pcap` : ''}`);

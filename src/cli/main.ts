@@ -354,9 +354,12 @@ program
   .option('--initiator-name <iqn>', 'our iSCSI name')
   .option('--chap-file <file>', 'CHAP credentials: user=, secret= lines (mode 600)')
   .option('--hang-timeout <ms>', 'ping timeout before a hang is reported (default 2000)', milliseconds)
-  .option('--max-findings <n>', 'stop after this many findings (default 1)', positive)
+  .option('--max-findings <n>', 'stop after this many confirmed findings (default 1)', positive)
   .option('--embedded', 'fuzz an embedded target started in this process (memory LUN)', false)
-  .option('--restart <command>', 'shell command that brings a crashed target back on its portal (then fuzzing goes on)')
+  .option(
+    '--restart <command>',
+    'shell command that (re)starts the target on its portal, after a crash and before confirming one',
+  )
   .option('--allow-remote', 'fuzz a target that is not on a loopback address (a test network you own)', false)
   .action(async (where: string | undefined, opts: FuzzCliOptions) => {
     process.exitCode = await runFuzz(where, opts, io);

@@ -23,15 +23,22 @@ export interface FuzzFinding {
   /** The run's seed and the iteration that found it. */
   readonly seed: number;
   readonly iteration: number;
-  /** The minimised case (the original when it could not be minimised). */
+  /** The minimised case (the original when it was not confirmed). */
   readonly case: FuzzCase;
   /** Steps before minimisation. */
   readonly originalSteps: number;
   /** Checks (whole sessions) the minimisation took. */
   readonly minimiseChecks: number;
-  /** The minimised case triggered it again when run once more (for the pcap). */
+  /**
+   * The original case triggered it again, in one of three sessions (for a crash or a target that no longer took
+   * logins, each on a freshly restarted target). An unconfirmed finding is real misbehaviour whose cause may lie before its case (a heap damaged
+   * earlier, a timer), or the target could not be restarted to check: it is kept unminimised and does not count
+   * toward `maxFindings`.
+   */
+  readonly confirmed: boolean;
+  /** The minimised case triggered it again, in one of three sessions (the one whose pcap is kept). */
   readonly reproduced: boolean;
-  /** pcap of that last run. */
+  /** pcap of that session. */
   readonly pcap?: Uint8Array;
 }
 
@@ -66,6 +73,7 @@ export function findingToJson(f: FuzzFinding, replay: string, target: string): s
     caseSeed: f.case.seed,
     ...(f.case.marks ? { marks: f.case.marks } : {}),
     originalSteps: f.originalSteps,
+    confirmed: f.confirmed,
     reproduced: f.reproduced,
     steps,
     replay,

@@ -1,8 +1,8 @@
 /**
  * The fuzz loop: each iteration draws a phase and a case from a seeded generator, runs it, and applies the
  * oracles; the next iteration's fresh connection and login double as the "target still accepts connections and
- * logins" oracle for the case before. A finding is confirmed, minimised (ddmin over the PDUs, then over bytes),
- * and run once more with a pcap trace. Bounded by iterations and time; loopback targets only unless allowed.
+ * logins" oracle for the case before. A finding is confirmed (its case triggers it again), minimised (ddmin over
+ * the PDUs, then over bytes), and run once more with a pcap trace. Bounded by iterations and time; loopback targets only unless allowed.
  * @module
  */
 import { ConnectionError, InvalidArgumentError } from '../errors.js';
@@ -48,21 +48,22 @@ export interface FuzzOptions {
   readonly timeMs?: number;
   /** Stop after this many fuzz PDUs (default: no limit). */
   readonly maxPdus?: number;
-  /** Stop after this many findings (default 1). */
+  /** Stop after this many confirmed findings (default 1); unconfirmed ones are listed but not counted. */
   readonly maxFindings?: number;
   readonly phases?: readonly FuzzPhase[];
   readonly timeouts?: Partial<FuzzTimeouts>;
   /** Sessions the minimisation of one finding may use (default 120). */
   readonly minimiseChecks?: number;
   /**
-   * Brings a target that stopped answering back (a supervisor restarting it), returning its portal when it
-   * moved. Without it a `refused` finding is saved unminimised and the run ends.
+   * (Re)starts the target, returning its portal when it moved: after a crash or a broken login, and before each
+   * session that confirms one, when the target may still be running. Without it a `refused` finding is saved unconfirmed
+   * and unminimised, and the run ends.
    */
   readonly restart?: () => Promise<Portal | undefined>;
   readonly onProgress?: (p: FuzzProgress) => void;
   /** Interval of `onProgress` in ms (default 1000). */
   readonly progressMs?: number;
-  /** Called when a finding is confirmed, before it is minimised. */
+  /** Called when the target misbehaves, before the finding is confirmed and minimised. */
   readonly onFinding?: (kind: FindingKind, message: string, iteration: number) => void;
   /** Fuzz a target that is not on a loopback address (default false). */
   readonly allowRemote?: boolean;
@@ -78,6 +79,9 @@ export interface FuzzReport extends FuzzProgress {
   readonly stoppedBy: FuzzStop;
   readonly list: readonly FuzzFinding[];
 }
+
+/** Sessions a finding's case gets to trigger it again, before minimising and after. */
+const CONFIRM_RUNS = 3;
 
 /** True for 127.0.0.0/8, ::1, their IPv4-mapped forms and `localhost`. */
 export function isLoopbackHost(host: string): boolean {
@@ -101,6 +105,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
   const exec = (): ExecContext => ({ target, timeouts });
   const started = Date.now();
   const list: FuzzFinding[] = [];
+  /** Confirmed findings: the ones {@link FuzzOptions.maxFindings} counts. */
+  let counted = 0;
   let pdus = 0;
   let sessions = 0;
   let done = 0;
@@ -127,44 +133,57 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
     return true;
   };
 
-  /** Confirms, minimises and records a finding; false when the target is gone for good. */
+  /**
+   * Confirms, minimises and records a finding; false when the target is gone for good. A crash, or a target that no
+   * longer takes logins, lasts: the target is restarted after each check that leaves it so, and before each
+   * confirming session. Some of these (a heap damaged by an earlier case) depend on what the target went through
+   * before, and a case blamed for them would not trigger them on a fresh target.
+   */
   const record = async (c: FuzzCase, seen: Observation, iteration: number): Promise<boolean> => {
     o.onFinding?.(seen.kind, seen.message, iteration);
+    const lasting = seen.kind === 'refused' || (seen.kind === 'login-broken' && o.restart !== undefined);
     let alive = true;
-    if (seen.kind === 'refused') alive = await restart();
+    let fresh = false;
+    /** Restarts a target the last session left crashed or unable to log in; without a restart a crash is final. */
+    const restore = async (kind: FindingKind | undefined): Promise<void> => {
+      if (kind === 'refused' || (kind === 'login-broken' && o.restart)) fresh = alive = await restart();
+    };
+    await restore(seen.kind);
     const budget: Budget = { checks: o.minimiseChecks ?? 120 };
     const used = budget.checks;
-    let minimal = c;
-    if (alive) {
-      const triggers = async (steps: readonly FuzzStep[]): Promise<boolean> => {
-        const r = await runCase(exec(), { ...c, steps }, true);
-        if (r?.kind === 'refused') await restart();
-        return r?.kind === seen.kind;
-      };
-      if (await triggers(c.steps)) {
-        const steps = await ddmin(c.steps, triggers, budget);
-        // Then the bytes of each PDU left, the last one (usually the offending one) first.
-        for (let i = steps.length - 1; i >= 0 && budget.checks > 0; i--) {
-          steps[i] = await minimiseStep(
-            steps[i]!,
-            (bytes) => triggers(steps.map((s, j) => (j === i ? { ...s, bytes } : s))),
-            budget,
-          );
-        }
-        minimal = { ...c, steps };
+    /** One session of `steps`; whether it triggered the finding again. */
+    const triggers = async (steps: readonly FuzzStep[], trace?: PcapTrace): Promise<boolean> => {
+      const r = await runCase({ target, timeouts, ...(trace ? { trace } : {}) }, { ...c, steps }, true);
+      fresh = false;
+      await restore(r?.kind);
+      return r?.kind === seen.kind;
+    };
+    /** Up to {@link CONFIRM_RUNS} sessions, on a fresh target when the finding lasts; the pcap of one that triggers. */
+    const confirm = async (steps: readonly FuzzStep[]): Promise<Uint8Array | undefined> => {
+      for (let k = 0; k < CONFIRM_RUNS && alive; k++) {
+        if (lasting && !fresh) fresh = alive = await restart();
+        const chunks: Uint8Array[] = [];
+        const trace = new PcapTrace((chunk) => chunks.push(Uint8Array.from(chunk)));
+        if (await triggers(steps, trace)) return Buffer.concat(chunks);
       }
+      return undefined;
+    };
+    let minimal = c;
+    const confirmed = alive && (await confirm(c.steps)) !== undefined;
+    if (confirmed) {
+      const steps = await ddmin(c.steps, (s) => triggers(s), budget);
+      // Then the bytes of each PDU left, the last one (usually the offending one) first.
+      for (let i = steps.length - 1; i >= 0 && budget.checks > 0; i--) {
+        steps[i] = await minimiseStep(
+          steps[i]!,
+          (bytes) => triggers(steps.map((s, j) => (j === i ? { ...s, bytes } : s))),
+          budget,
+        );
+      }
+      minimal = { ...c, steps };
     }
-    // One more run with a trace: the finding's pcap, and whether the minimised case still triggers it.
-    let reproduced = false;
-    let pcap: Uint8Array | undefined;
-    if (alive) {
-      const chunks: Uint8Array[] = [];
-      const trace = new PcapTrace((chunk) => chunks.push(Uint8Array.from(chunk)));
-      const r = await runCase({ target, timeouts, trace }, minimal, true);
-      reproduced = r?.kind === seen.kind;
-      pcap = Buffer.concat(chunks);
-      if (r?.kind === 'refused') alive = await restart();
-    }
+    // The minimised case once more (with a trace for the finding's pcap).
+    const pcap = confirmed ? await confirm(minimal.steps) : undefined;
     list.push({
       kind: seen.kind,
       message: seen.message,
@@ -173,13 +192,17 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
       case: minimal,
       originalSteps: c.steps.length,
       minimiseChecks: used - budget.checks,
-      reproduced,
+      confirmed,
+      reproduced: pcap !== undefined,
       ...(pcap ? { pcap } : {}),
     });
+    if (confirmed) counted++;
     return alive;
   };
 
   let previous: { c: FuzzCase; iteration: number } | undefined;
+  /** The target failed a login with no case before it to blame, and was restarted for it. */
+  let blameless = false;
   for (let i = 0; i < iterations; i++) {
     if (o.signal?.aborted) {
       stoppedBy = 'aborted';
@@ -200,22 +223,31 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
     const reached = await reach(exec(), phase, digests);
     sessions++;
     if (!('probe' in reached)) {
-      // The case before left the target unable to accept a connection or a login.
       if (!previous) {
-        throw new ConnectionError(`cannot start fuzzing: ${reached.message}`);
+        // No case to blame. At the start the target is unusable; after a finding, the target (just restarted, or
+        // the case's own damage) gets one restart before the run gives up on it.
+        if (i === 0) throw new ConnectionError(`cannot start fuzzing: ${reached.message}`);
+        if (!blameless && (await restart())) {
+          blameless = true;
+          continue;
+        }
+        stoppedBy = 'target-down';
+        break;
       }
+      // The case before left the target unable to accept a connection or a login.
       const alive = await record(previous.c, reached, previous.iteration);
       previous = undefined;
       if (!alive) {
         stoppedBy = 'target-down';
         break;
       }
-      if (list.length >= maxFindings) {
+      if (counted >= maxFindings) {
         stoppedBy = 'findings';
         break;
       }
       continue;
     }
+    blameless = false;
     const steps = generate(rng, reached);
     const c: FuzzCase = { phase, digests, seed: caseSeed, steps, marks: reached.marks };
     const seen = await play(exec(), reached, steps);
@@ -228,7 +260,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
         stoppedBy = 'target-down';
         break;
       }
-      if (list.length >= maxFindings) {
+      if (counted >= maxFindings) {
         stoppedBy = 'findings';
         break;
       }

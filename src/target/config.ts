@@ -109,6 +109,11 @@ export interface TargetFaults {
   readonly crashOnAhsLength?: number;
   /** A PDU with this opcode makes its connection stop reading and answering, without closing it (a hang). */
   readonly hangOnOpcode?: number;
+  /**
+   * A PDU with this opcode wedges the whole target: from then on every Login Request goes unanswered (the
+   * connection stays open), until the target is restarted. A leak of sessions or threads looks like this.
+   */
+  readonly wedgeOnOpcode?: number;
   /** Every Data-In carries a DataSN one too high (RFC 7143 §11.7.5: they start at 0 for each command). */
   readonly wrongDataSN?: boolean;
 }

@@ -30,6 +30,8 @@ export interface ConnectionHost {
   readonly faults?: TargetFaults;
   /** TEST ONLY: what a planted crash does (stop listening, drop every connection). */
   readonly crash?: () => void;
+  /** TEST ONLY: a planted wedge ({@link TargetFaults.wedgeOnOpcode}): sets it, and whether it is set. */
+  readonly wedge?: (set: boolean) => boolean;
 }
 
 /** Strips the IPv4-mapped prefix a dual-stack socket reports (`::ffff:127.0.0.1`). */
@@ -163,14 +165,16 @@ export class TargetConnection {
     }
   }
 
-  /** TEST ONLY: applies a planted crash or hang ({@link TargetFaults}); true when the PDU is not handled. */
+  /** TEST ONLY: applies a planted crash, hang or wedge ({@link TargetFaults}); true when the PDU is not handled. */
   #plantedFault(wire: Uint8Array): boolean {
     const faults = this.#host.faults!;
+    const opcode = wire[0]! & 0x3f;
     if (faults.crashOnAhsLength !== undefined && wire[4] === faults.crashOnAhsLength) {
       this.#host.crash?.();
       return true;
     }
-    if (faults.hangOnOpcode !== undefined && (wire[0]! & 0x3f) === faults.hangOnOpcode) {
+    const wedged = this.#host.wedge?.(opcode === faults.wedgeOnOpcode) ?? false;
+    if ((faults.hangOnOpcode !== undefined && opcode === faults.hangOnOpcode) || (wedged && opcode === 0x03)) {
       this.#hung = true;
       this.#socket.pause();
       return true;

@@ -63,6 +63,8 @@ export class IscsiTarget extends EventEmitter<{ event: [TargetEvent] }> {
   readonly #connectionOf = new Map<TargetSession, TargetConnection>();
   readonly #challengeLog = new ChallengeLog();
   #nextTsih = 0;
+  /** TEST ONLY: a planted wedge was hit ({@link TargetFaults.wedgeOnOpcode}). */
+  #wedged = false;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(config: TargetServerConfig) {
@@ -251,6 +253,10 @@ export class IscsiTarget extends EventEmitter<{ event: [TargetEvent] }> {
       ...(this.#config.faults
         ? {
             faults: this.#config.faults,
+            wedge: (set: boolean) => {
+              this.#wedged ||= set;
+              return this.#wedged;
+            },
             crash: () => {
               for (const server of this.#servers) server.close();
               for (const c of this.#connections) c.destroy('planted crash');
