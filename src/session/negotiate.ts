@@ -155,7 +155,7 @@ export class Negotiator {
       }
       if (!isNegotiable(key) || this.#received.has(name)) continue;
       if (isOptionalKey(key) && !this.#explicit.has(key.field ?? '')) continue;
-      const offer = localOffer(key, this.#local);
+      const offer = this.#fitted(key, localOffer(key, this.#local));
       if (this.role === 'target' && acceptable(key, offer, this.#current(key))) continue;
       this.#sent.add(name);
       this.#offered.set(name, offer);
@@ -248,6 +248,18 @@ export class Negotiator {
     if (this.#peer.initiatorAlias !== undefined) values.initiatorAlias = this.#peer.initiatorAlias;
     checkParameters(params);
     return Object.freeze(params);
+  }
+
+  /**
+   * A target's FirstBurstLength offer, lowered to a MaxBurstLength the initiator has already brought below it: §13.14
+   * says FirstBurstLength MUST NOT exceed MaxBurstLength, and an initiator that offers only a small MaxBurstLength
+   * would otherwise be left with the default FirstBurstLength (65536) above it and a failed login.
+   */
+  #fitted(key: NegotiableKey, offer: Offer): Offer {
+    if (this.role !== 'target' || key.name !== 'FirstBurstLength' || typeof offer !== 'number') return offer;
+    const settled = this.#settled.get('MaxBurstLength');
+    const maxBurst = settled?.kind === 'value' ? settled.value : undefined;
+    return typeof maxBurst === 'number' ? Math.min(offer, maxBurst) : offer;
   }
 
   #usable(): void {

@@ -373,6 +373,25 @@ describe('TargetLoginMachine against LoginMachine, in memory', () => {
     expect(result.statSN).toBe(1002);
   });
 
+  it('an initiator that offers only a small MaxBurstLength is offered a FirstBurstLength that fits (§13.14)', () => {
+    const t = targetMachine();
+    const first = t.receive(request({ keys: [...IDENTITY, ['MaxBurstLength', '4096']] }));
+    const r1 = (first as Extract<TargetLoginStep, { kind: 'send' }>).pdu;
+    // Not the default 65536, which would exceed the MaxBurstLength just agreed: the login would have to fail.
+    expect(decodeText(r1.data)).toEqual(
+      expect.arrayContaining([
+        ['MaxBurstLength', '4096'],
+        ['FirstBurstLength', '4096'],
+      ]),
+    );
+    expect(r1.transit).toBe(false);
+    const answers = decodeText(r1.data).filter(([k]) => k !== 'MaxBurstLength' && k !== 'TargetPortalGroupTag');
+    const second = t.receive(request({ keys: answers }));
+    expect(second.kind).toBe('done');
+    const { params } = (second as Extract<TargetLoginStep, { kind: 'done' }>).result;
+    expect([params.maxBurstLength, params.firstBurstLength]).toEqual([4096, 4096]);
+  });
+
   it('redirects with status class 1 and TargetAddress', () => {
     const targets = () => ({ redirect: { targetAddress: '[::1]:3261,1', permanent: true } });
     const run = play(initiatorMachine(), targetMachine({ targets }));
