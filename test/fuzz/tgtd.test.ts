@@ -158,14 +158,15 @@ describePeers(['tgtd', 'tgtadm'], 'fuzzing tgtd', () => {
         )
         .join('\n');
       expect(report.stoppedBy, summary).toBe('findings');
-      // Some of tgtd's crashes depend on what its heap went through before: the case that met them does not crash
-      // a fresh tgtd. Those are listed unconfirmed; the three confirmed ones crash a fresh tgtd again once minimised.
+      // Some of tgtd's failures depend on what it went through before (its heap; sometimes an endless loop in
+      // conn_close that stops it answering): the case that met them does not repeat them on a fresh tgtd. Those are
+      // listed unconfirmed. The confirmed ones repeat once minimised, and at least two are crashes of 1-2 PDUs.
       const confirmed = report.list.filter((f) => f.confirmed);
       expect(confirmed, summary).toHaveLength(3);
-      for (const f of confirmed) expect([f.kind, f.reproduced], summary).toEqual(['refused', true]);
-      const minimised = confirmed.filter((f) => f.case.steps.length <= 2);
+      for (const f of confirmed) expect(f.reproduced, summary).toBe(true);
+      const minimised = confirmed.filter((f) => f.kind === 'refused' && f.case.steps.length <= 2);
       expect(minimised.length, summary).toBeGreaterThanOrEqual(2);
-      // Every restart followed a crash, and tgtd's own log shows why it died.
+      // tgtd was restarted after each crash (and before confirming one), and its own log shows why it died.
       expect(crashLogs.length).toBeGreaterThanOrEqual(3);
       expect(crashLogs.some((log) => HEAP_ABORT.test(log))).toBe(true);
 

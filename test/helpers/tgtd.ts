@@ -11,16 +11,19 @@ import { spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  readSync,
   rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { RunResult } from './peers.js';
 import { findTool, freePort, portFree, processIs, run, sleep, tail, waitExit } from './peers.js';
 
@@ -77,7 +80,7 @@ export interface Tgtd {
   url(targetIndex?: number, lun?: number, options?: TgtdUrlOptions): string;
   /** Run `tgtadm -C N --lld iscsi <args>` (bounded). */
   tgtadm(args: readonly string[]): Promise<RunResult>;
-  /** tgtd's log so far. */
+  /** tgtd's log so far (its last MiB: a tgtd stuck in a loop can log gigabytes). */
   log(): string;
   /** The signal that ended tgtd (`SIGSEGV`, `SIGABRT`), or undefined while it runs or after a normal exit. */
   exitSignal(): NodeJS.Signals | undefined;
@@ -90,6 +93,9 @@ const SOCKET_DIR = '/var/run/tgtd';
 const START_ATTEMPTS = 3;
 const READY_TIMEOUT_MS = 10_000;
 const EXIT_TIMEOUT_MS = 5000;
+const LOG_TAIL_BYTES = 1024 * 1024;
+/** How long a tgtadm call may take while stopping: a live tgtd answers in milliseconds. */
+const STOP_TGTADM_MS = 3000;
 /** CHAP user names and secrets go into URLs and tgtadm arguments verbatim; keep them to a safe alphabet. */
 const SAFE_CREDENTIAL = /^[A-Za-z0-9._-]{1,255}$/;
 
@@ -118,6 +124,57 @@ function tgtdUsingControl(control: number): boolean {
     }
   }
   return false;
+}
+
+/** The last `max` bytes of a file, as text. */
+function readTail(path: string, max: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, max));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The tgtd processes on this machine, with their parent's PID. */
+function tgtdProcesses(): { pid: number; ppid: number }[] {
+  const found: { pid: number; ppid: number }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || !processIs(Number(entry), 'tgtd')) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      found.push({ pid: Number(entry), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Kills the tgtd processes a test run left behind and removes their directories: a daemon started by
+ * {@link startTgtd} whose test worker died without stopping it (its log is in an `iscsi-ts-tgtd-` directory, and its
+ * parent is no longer a node process). A daemon that fuzzing sent into a loop can fill the disk with its log.
+ * Returns how many were killed.
+ */
+export function reapOrphanTgtds(): number {
+  const prefix = join(tmpdir(), 'iscsi-ts-tgtd-');
+  let killed = 0;
+  for (const { pid, ppid } of tgtdProcesses()) {
+    try {
+      const log = readlinkSync(`/proc/${pid}/fd/1`);
+      if (!log.startsWith(prefix) || readFileSync(`/proc/${ppid}/comm`, 'utf8').trim() === 'node') continue;
+      process.kill(pid, 'SIGKILL');
+      rmSync(dirname(log), { recursive: true, force: true });
+      killed++;
+    } catch {
+      // exited meanwhile, or not ours to look at
+    }
+  }
+  return killed;
 }
 
 /** Remove a control socket and its lock file. */
@@ -236,7 +293,7 @@ async function launch(
     if (processIs(pid, 'tgtd')) process.kill(pid, 'SIGKILL');
   };
   process.once('exit', onProcessExit);
-  const log = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+  const log = (): string => (existsSync(logPath) ? readTail(logPath, LOG_TAIL_BYTES) : '');
   const tgtadm = (args: readonly string[]): Promise<RunResult> =>
     run(tgtadmPath, ['-C', String(control), '--lld', 'iscsi', ...args], { timeoutMs: 10_000 });
 
@@ -247,13 +304,30 @@ async function launch(
   const tids = options.targets.map((_, i) => i + 1);
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // A tgtd that fuzzing sent into a loop answers nothing (and may flood its log): the first tgtadm that times out
+      // goes straight to SIGKILL.
+      const ask = (args: readonly string[]): Promise<RunResult> =>
+        run(tgtadmPath, ['-C', String(control), ...args], { timeoutMs: STOP_TGTADM_MS });
       if (owned && child.exitCode === null && child.signalCode === null) {
-        for (const tid of tids) await tgtadm(['--mode', 'target', '--op', 'delete', '--force', '--tid', String(tid)]);
-        const bye = await run(tgtadmPath, ['-C', String(control), '--op', 'delete', '--mode', 'system'], {
-          timeoutMs: 5000,
-        });
+        let answering = true;
+        for (const tid of tids) {
+          if (!answering) break;
+          const r = await ask([
+            '--lld',
+            'iscsi',
+            '--mode',
+            'target',
+            '--op',
+            'delete',
+            '--force',
+            '--tid',
+            String(tid),
+          ]);
+          answering = !r.timedOut;
+        }
+        const bye = answering ? await ask(['--op', 'delete', '--mode', 'system']) : undefined;
         // tgtd refuses "delete system" while a target remains; then only SIGKILL is left.
-        if (bye.code === 0) await waitExit(child, EXIT_TIMEOUT_MS);
+        if (bye?.code === 0) await waitExit(child, EXIT_TIMEOUT_MS);
       }
       if (child.exitCode === null && child.signalCode === null && processIs(pid, 'tgtd')) {
         child.kill('SIGKILL'); // last resort: tgtd ignores SIGTERM
