@@ -251,9 +251,9 @@ export class Negotiator {
   }
 
   /**
-   * A target's FirstBurstLength offer, lowered to a MaxBurstLength the initiator has already brought below it: §13.14
-   * says FirstBurstLength MUST NOT exceed MaxBurstLength, and an initiator that offers only a small MaxBurstLength
-   * would otherwise be left with the default FirstBurstLength (65536) above it and a failed login.
+   * A target's FirstBurstLength offer, lowered to the MaxBurstLength agreed so far (offered by the initiator, or
+   * answered lower than the target offered): §13.14 says FirstBurstLength MUST NOT exceed MaxBurstLength, and the
+   * default FirstBurstLength (65536) above a small MaxBurstLength would otherwise fail the login.
    */
   #fitted(key: NegotiableKey, offer: Offer): Offer {
     if (this.role !== 'target' || key.name !== 'FirstBurstLength' || typeof offer !== 'number') return offer;

@@ -90,10 +90,13 @@ function expectation(i: Side, t: Side, sessionType: SessionType): Record<string,
     if (!(sessionType === 'Discovery' && spec.discovery)) {
       const initiatorOffers =
         (i.offerKeys === undefined || i.offerKeys.includes(spec.name)) && (!spec.optional || spec.field in i.local);
-      const targetOffers =
-        (!spec.optional || spec.field in t.local) && defaultBreaks(spec.kind, tl[spec.field], spec.def);
+      // A target offers a FirstBurstLength no larger than the MaxBurstLength agreed before (§13.14): in the same
+      // round when the initiator offered it, in the next one when the target did.
+      const position =
+        spec.name === 'FirstBurstLength' ? Math.min(tl.firstBurstLength, out.maxBurstLength as number) : tl[spec.field];
+      const targetOffers = (!spec.optional || spec.field in t.local) && defaultBreaks(spec.kind, position, spec.def);
       if (initiatorOffers) value = combine(spec.kind, il[spec.field], tl[spec.field]);
-      else if (targetOffers) value = combine(spec.kind, tl[spec.field], il[spec.field]);
+      else if (targetOffers) value = combine(spec.kind, position, il[spec.field]);
     }
     if (value === FAIL) return FAIL;
     out[spec.field] = value;
