@@ -4,12 +4,12 @@
  * from the run (never the cases) after checking the evidence.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Secret } from '../../src/chap/secret.js';
 import { builtinCases } from '../../src/conform/cases/index.js';
 import { formatSummary } from '../../src/conform/report.js';
 import { byArea, type ConformReport, runConformance, totals } from '../../src/conform/runner.js';
-import { describePeers } from '../helpers/peers.js';
+import { describePeers, processIs } from '../helpers/peers.js';
 import { startTgtd, type Tgtd } from '../helpers/tgtd.js';
 
 const IQN = 'iqn.2024-01.test.iscsi-ts:conform';
@@ -33,7 +33,9 @@ function resultsMarkdown(reports: readonly ConformReport[]): string {
     '',
     'Produced by `test/conform/tgtd.test.ts` (tgt 1.0.85 on loopback; a no-auth target with HeaderDigest and',
     'DataDigest `CRC32C,None`, a mutual-CHAP target for the CHAP area, and 12 padding targets so SendTargets needs',
-    'more than 512 bytes). The test fails when a run differs from the failures listed here. Regenerate with',
+    'more than 512 bytes). Each area runs on a fresh tgtd, and each data case on its own: some of them damage',
+    "tgtd's heap, and it may die on a later connection. The test fails when a run differs from the failures listed",
+    'here. Regenerate with',
     '`ISCSI_TS_WRITE_CONFORM=1 npx vitest run test/conform/tgtd.test.ts`, then review the evidence; never change a',
     "case's expectation to make a peer pass.",
     '',
@@ -66,56 +68,61 @@ function resultsMarkdown(reports: readonly ConformReport[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The tgtd of every run: a no-auth target with digests allowed, a mutual-CHAP target, and padding targets. */
+function startConformTgtd(): Promise<Tgtd> {
+  // Extra targets make the SendTargets answer longer than 512 bytes (the continuation case).
+  const padding = Array.from({ length: 12 }, (_, i) => ({
+    iqn: `${IQN}.padding-target-with-a-long-name-${i}`,
+    luns: [{ sizeBytes: MiB }],
+  }));
+  return startTgtd({
+    targets: [
+      {
+        iqn: IQN,
+        luns: [{ sizeBytes: 4 * MiB }],
+        params: { HeaderDigest: 'CRC32C,None', DataDigest: 'CRC32C,None' },
+      },
+      { iqn: CHAP_IQN, luns: [{ sizeBytes: MiB }], chap: CHAP, mutual: MUTUAL },
+      ...padding,
+    ],
+  });
+}
+
+const CHAP_TARGET = {
+  targetName: CHAP_IQN,
+  lun: 1,
+  chap: {
+    credentials: { user: CHAP.user, secret: Secret.from(CHAP.secret) },
+    targetCredentials: { user: MUTUAL.user, secret: Secret.from(MUTUAL.secret) },
+  },
+};
+
 describePeers(['tgtd', 'tgtadm'], 'conformance against tgtd', () => {
-  let tgtd: Tgtd | undefined;
-  const reports: ConformReport[] = [];
-
-  beforeAll(async () => {
-    // Extra targets make the SendTargets answer longer than 512 bytes (the continuation case).
-    const padding = Array.from({ length: 12 }, (_, i) => ({
-      iqn: `${IQN}.padding-target-with-a-long-name-${i}`,
-      luns: [{ sizeBytes: MiB }],
-    }));
-    tgtd = await startTgtd({
-      targets: [
-        {
-          iqn: IQN,
-          luns: [{ sizeBytes: 4 * MiB }],
-          params: { HeaderDigest: 'CRC32C,None', DataDigest: 'CRC32C,None' },
-        },
-        { iqn: CHAP_IQN, luns: [{ sizeBytes: MiB }], chap: CHAP, mutual: MUTUAL },
-        ...padding,
-      ],
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await tgtd?.stop();
-  }, 30_000);
-
   it('runs every area in under 30 s and fails exactly the documented cases', async () => {
-    const portal = { host: '127.0.0.1', port: tgtd!.port, family: 4 as const };
-    reports.push(
-      await runConformance(
-        { portal, targetName: IQN, lun: 1 },
-        builtinCases.filter((c) => c.area !== 'chap'),
-      ),
-    );
-    reports.push(
-      await runConformance(
-        {
-          portal,
-          targetName: CHAP_IQN,
-          lun: 1,
-          chap: {
-            credentials: { user: CHAP.user, secret: Secret.from(CHAP.secret) },
-            targetCredentials: { user: MUTUAL.user, secret: Secret.from(MUTUAL.secret) },
-          },
-        },
-        builtinCases.filter((c) => c.area === 'chap'),
-      ),
-    );
-    const summary = reports.map((r) => formatSummary(r).join('\n')).join('\n\n');
+    // Each area runs on a fresh tgtd, and each data case on its own: some of them damage tgtd's heap, and it may
+    // then die on a later, unrelated connection (seen in CI), which would turn every later case into a failure.
+    const groups = [...new Set(builtinCases.map((c) => c.area))].flatMap((area) => {
+      const cases = builtinCases.filter((c) => c.area === area);
+      return area === 'data' ? cases.map((c) => [c]) : [cases];
+    });
+    const reports: ConformReport[] = [];
+    const deaths: string[] = [];
+    for (const cases of groups) {
+      const tgtd = await startConformTgtd();
+      try {
+        const portal = { host: '127.0.0.1', port: tgtd.port, family: 4 as const };
+        const target = cases[0]!.area === 'chap' ? { portal, ...CHAP_TARGET } : { portal, targetName: IQN, lun: 1 };
+        reports.push(await runConformance(target, cases));
+        if (tgtd.exitSignal() !== undefined || !processIs(tgtd.pid, 'tgtd')) {
+          deaths.push(
+            `tgtd died during ${cases.map((c) => c.id).join(', ')}:\n${tgtd.log().split('\n').slice(-5).join('\n')}`,
+          );
+        }
+      } finally {
+        await tgtd.stop();
+      }
+    }
+    const summary = [...reports.map((r) => formatSummary(r).join('\n')), ...deaths].join('\n\n');
     if (process.env.ISCSI_TS_WRITE_CONFORM === '1') writeFileSync(RESULTS, resultsMarkdown(reports));
     const failed = reports
       .flatMap((r) => r.results)
@@ -123,6 +130,7 @@ describePeers(['tgtd', 'tgtadm'], 'conformance against tgtd', () => {
       .map((r) => r.id)
       .sort();
     expect(failed, summary).toEqual(documentedFailures(readFileSync(RESULTS, 'utf8')));
-    for (const r of reports) expect(r.durationMs).toBeLessThan(30_000);
-  }, 90_000);
+    const ms = reports.reduce((sum, r) => sum + r.durationMs, 0);
+    expect(ms, 'the cases themselves, without the tgtd starts').toBeLessThan(30_000);
+  }, 180_000);
 });
