@@ -141,12 +141,14 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzReport> {
    */
   const record = async (c: FuzzCase, seen: Observation, iteration: number): Promise<boolean> => {
     o.onFinding?.(seen.kind, seen.message, iteration);
-    const lasting = seen.kind === 'refused' || (seen.kind === 'login-broken' && o.restart !== undefined);
+    /** Kinds that leave the target crashed or unable to log in; without a restart a crash is final. */
+    const lasts = (kind: FindingKind | undefined): boolean =>
+      kind === 'refused' || (kind === 'login-broken' && o.restart !== undefined);
+    const lasting = lasts(seen.kind);
     let alive = true;
     let fresh = false;
-    /** Restarts a target the last session left crashed or unable to log in; without a restart a crash is final. */
     const restore = async (kind: FindingKind | undefined): Promise<void> => {
-      if (kind === 'refused' || (kind === 'login-broken' && o.restart)) fresh = alive = await restart();
+      if (lasts(kind)) fresh = alive = await restart();
     };
     await restore(seen.kind);
     const budget: Budget = { checks: o.minimiseChecks ?? 120 };

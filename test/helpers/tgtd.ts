@@ -111,19 +111,15 @@ function controlFor(port: number): number {
 
 /** Whether a live tgtd process (other than a zombie) was started with `-C <control>`. */
 function tgtdUsingControl(control: number): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (!processIs(pid, 'tgtd')) continue;
+  return tgtdProcesses().some(({ pid }) => {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const i = args.findIndex((a) => a === '-C' || a === '--control-port');
-      if (i >= 0 && args[i + 1] === String(control)) return true;
+      return i >= 0 && args[i + 1] === String(control);
     } catch {
-      // exited meanwhile
+      return false; // exited meanwhile
     }
-  }
-  return false;
+  });
 }
 
 /** The last `max` bytes of a file, as text. */
